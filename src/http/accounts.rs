@@ -1,0 +1,280 @@
+//! Accounts: registration, the caller's own account (read, update, delete), and public
+//! look-ups by id and by `acct`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::AppState;
+use super::auth::{Caller, CurrentUser, MaybeCaller};
+use super::entities;
+use super::error::{ApiError, USER_REQUIRED};
+use super::params::{Params, de};
+use crate::auth::{NewSession, password};
+use crate::domain::account::{validate_display_name, validate_note};
+use crate::domain::time::now_millis;
+use crate::domain::{Account, Email, Id, Password, Role, Username, ValidationError};
+use crate::storage::{CreateAccountError, SessionKind};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/accounts", web::post().to(create_account))
+        .route("/api/v1/accounts/verify_credentials", web::get().to(verify_credentials))
+        .route("/api/v1/accounts/update_credentials", web::patch().to(update_credentials))
+        .route("/api/v1/accounts/lookup", web::get().to(lookup_account))
+        .route("/api/v1/accounts/me", web::delete().to(delete_own_account))
+        .route("/api/v1/accounts/{id}", web::get().to(get_account));
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    password: Option<String>,
+    #[serde(default, deserialize_with = "de::bool")]
+    agreement: bool,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    locale: Option<String>,
+}
+
+/// A new account built from validated input (shared with `starling admin create-user`).
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+    pub locale: String,
+    pub role: Role,
+}
+
+impl NewAccount {
+    /// Validates every field and reports all problems at once.
+    pub fn parse(
+        username: &str,
+        email: &str,
+        password: &str,
+        locale: &str,
+        role: Role,
+    ) -> Result<Self, Vec<ValidationError>> {
+        let mut errors = Vec::new();
+        let username = Username::parse(username).map_err(|e| errors.push(e)).ok();
+        let email = Email::parse(email).map_err(|e| errors.push(e)).ok();
+        let password = Password::parse(password).map_err(|e| errors.push(e)).ok();
+        let locale = if locale.trim().is_empty() { "en".to_owned() } else { locale.trim().chars().take(16).collect() };
+        match (username, email, password) {
+            (Some(username), Some(email), Some(password)) if errors.is_empty() => {
+                Ok(Self { username, email, password, locale, role })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// Hashes the password and stores the account; durable on return.
+    pub async fn create(self, store: &crate::storage::Store) -> Result<Account, ApiError> {
+        let hash = password::hash_async(self.password.expose().to_owned())
+            .await
+            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))?;
+        let account = Account {
+            id: store.next_id(),
+            username: self.username.as_str().to_owned(),
+            email: self.email.as_str().to_owned(),
+            password_hash: hash,
+            display_name: String::new(),
+            note: String::new(),
+            locked: false,
+            bot: false,
+            discoverable: true,
+            role: self.role,
+            locale: self.locale,
+            created_at_ms: now_millis(),
+            followers_count: 0,
+            following_count: 0,
+            statuses_count: 0,
+        };
+        match store.create_account(&account).await {
+            Ok(()) => Ok(account),
+            Err(CreateAccountError::UsernameTaken) => {
+                Err(ApiError::validation(ValidationError::new("username", "ERR_TAKEN", "is already taken")))
+            }
+            Err(CreateAccountError::EmailTaken) => {
+                Err(ApiError::validation(ValidationError::new("email", "ERR_TAKEN", "is already taken")))
+            }
+            Err(CreateAccountError::Storage(e)) => Err(e.into()),
+        }
+    }
+}
+
+async fn create_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    Params(p): Params<Registration>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(&["write:accounts"])?;
+    if !state.settings.instance.registrations_open {
+        return Err(ApiError::Forbidden("Registrations are closed on this server".into()));
+    }
+    let parsed = NewAccount::parse(
+        p.username.as_deref().unwrap_or(""),
+        p.email.as_deref().unwrap_or(""),
+        p.password.as_deref().unwrap_or(""),
+        p.locale.as_deref().unwrap_or(""),
+        Role::User,
+    );
+    let mut errors = match &parsed {
+        Ok(_) => vec![],
+        Err(errors) => errors.clone(),
+    };
+    if !p.agreement {
+        errors.push(ValidationError::new("agreement", "ERR_ACCEPTED", "must be accepted"));
+    }
+    let new = match parsed {
+        Ok(new) if errors.is_empty() => new,
+        _ => return Err(ApiError::Validation(errors)),
+    };
+    let account = new.create(&state.store).await?;
+    let app_name = match caller.0.app_id {
+        Some(id) => state.store.app(id)?.map(|a| a.name).unwrap_or_default(),
+        None => "starling".to_owned(),
+    };
+    let tokens = state
+        .auth
+        .start_session(NewSession {
+            user_id: Some(account.id),
+            app_id: caller.0.app_id,
+            client_name: app_name,
+            kind: SessionKind::OAuth,
+            scopes: (*caller.0.scopes).clone(),
+            user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned(),
+            ip: AppState::client_ip(&req),
+            with_refresh: false,
+        })
+        .await?;
+    tracing::info!(user_id = %account.id, "account registered");
+    Ok(HttpResponse::Ok().json(entities::token(&tokens)))
+}
+
+async fn verify_credentials(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:accounts", "profile"])?;
+    Ok(HttpResponse::Ok().json(entities::credential_account(&user.account, &state.base_url(&req))))
+}
+
+#[derive(Deserialize)]
+struct CredentialsUpdate {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    note: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    locked: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    bot: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    discoverable: Option<bool>,
+}
+
+async fn update_credentials(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<CredentialsUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:accounts"])?;
+    let mut errors = Vec::new();
+    let display_name =
+        p.display_name.map(|d| validate_display_name(&d)).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    let note = p.note.map(|n| validate_note(&n)).transpose().map_err(|e| errors.push(e)).ok().flatten();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let updated = state
+        .store
+        .update_account(user.account.id, |a| {
+            if let Some(d) = &display_name {
+                a.display_name = d.clone();
+            }
+            if let Some(n) = &note {
+                a.note = n.clone();
+            }
+            if let Some(v) = p.locked {
+                a.locked = v;
+            }
+            if let Some(v) = p.bot {
+                a.bot = v;
+            }
+            if let Some(v) = p.discoverable {
+                a.discoverable = v;
+            }
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(entities::credential_account(&updated, &state.base_url(&req))))
+}
+
+async fn get_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _caller: MaybeCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.parse().map_err(|_| ApiError::NotFound)?;
+    let account = state.store.account(id)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(entities::account(&account, &state.base_url(&req))))
+}
+
+#[derive(Deserialize)]
+struct Lookup {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    acct: Option<String>,
+}
+
+async fn lookup_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _caller: MaybeCaller,
+    Params(q): Params<Lookup>,
+) -> Result<HttpResponse, ApiError> {
+    let acct = q.acct.unwrap_or_default();
+    let acct = acct.trim().trim_start_matches('@');
+    let username = match acct.split_once('@') {
+        Some((name, domain)) if domain.eq_ignore_ascii_case(&state.settings.instance.domain) => name,
+        Some(_) => return Err(ApiError::NotFound),
+        None => acct,
+    };
+    if Username::parse(username).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let account = state.store.account_by_username(username)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(entities::account(&account, &state.base_url(&req))))
+}
+
+#[derive(Deserialize)]
+struct DeleteAccount {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    password: Option<String>,
+}
+
+/// Deletes the caller's own account after confirming the password: every session ends,
+/// the account disappears, and its username stays reserved.
+async fn delete_own_account(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<DeleteAccount>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:accounts"])?;
+    if user.principal.user_id.is_none() {
+        return Err(ApiError::Unprocessable(USER_REQUIRED.into()));
+    }
+    let password = p.password.unwrap_or_default();
+    if !password::verify_async(Some(user.account.password_hash.clone()), password).await {
+        return Err(ApiError::validation(ValidationError::new("password", "ERR_INVALID", "is incorrect")));
+    }
+    state.auth.revoke_user_sessions(user.account.id).await?;
+    state.store.delete_account(&user.account).await?;
+    tracing::info!(user_id = %user.account.id, "account deleted by its owner");
+    Ok(super::empty_object())
+}

@@ -1,0 +1,26 @@
+//! starling: a real-time microblogging server speaking the Mastodon client API.
+//!
+//! Modules:
+//! - [`config`]: typed, layered settings (`config/*.toml`, `STARLING__…` variables).
+//! - [`startup`]: `Application::build` wires storage, auth, actors and the HTTP server.
+//! - [`telemetry`]: tracing subscriber (pretty or JSON logs).
+//! - [`error`]: start-up and command-line errors.
+//! - [`domain`]: validated types (ids, usernames, scopes, accounts) and time helpers.
+//! - [`storage`]: sled trees, key layout, the value codec, group-commit durability, one
+//!   repository file per area.
+//! - [`auth`]: password hashing, the Ed25519 signing key, token issue and verification
+//!   against the live session set.
+//! - [`actors`]: actix actors for hot state and periodic work.
+//! - [`http`]: actix-web handlers, extractors and Mastodon entities.
+//! - [`admin`]: the `starling admin …` command-line tasks.
+
+pub mod actors;
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,97 @@
+//! `Application::build(settings)` opens storage, loads the signing key and live
+//! sessions, starts the actors and binds the listener; `port()` tells tests where it is.
+//! `run_until_stopped` serves until SIGINT/SIGTERM (or a `ServerHandle::stop`), then
+//! stops the actors and flushes sled.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{ErrorHandlers, NormalizePath};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::actors::{SessionJanitor, StopJanitor};
+use crate::auth::AuthService;
+use crate::config::Settings;
+use crate::error::Error;
+use crate::http::{self, AppState};
+use crate::storage::Store;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+    auth: Arc<AuthService>,
+    janitor: Addr<SessionJanitor>,
+}
+
+impl Application {
+    /// Must be called inside an actix system (`#[actix_web::main]`, `#[actix_web::test]`).
+    pub async fn build(settings: Settings) -> Result<Self, Error> {
+        let store = Store::open(&settings.storage.path, settings.storage.node_id)?;
+        let auth = Arc::new(AuthService::new(&settings, store.clone()).map_err(|e| Error::Other(format!("{e:#}")))?);
+        let janitor =
+            SessionJanitor::new(auth.clone(), Duration::from_secs(settings.auth.session_sweep_interval_secs)).start();
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map(usize::from).unwrap_or(2),
+            n => n,
+        };
+        let server_settings = settings.server.clone();
+        let state = web::Data::new(AppState { settings: Arc::new(settings), store: store.clone(), auth: auth.clone() });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(ErrorHandlers::new().default_handler(http::json_error_fallback))
+                .wrap_fn(|req, srv| {
+                    let request_id = req.extensions().get::<RequestId>().copied();
+                    let response = srv.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+                            response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .wrap(NormalizePath::trim())
+                .configure(http::configure)
+        })
+        .workers(workers)
+        .client_request_timeout(Duration::from_secs(server_settings.client_request_timeout_secs))
+        .shutdown_timeout(server_settings.shutdown_timeout_secs)
+        .listen(listener)?
+        .run();
+        tracing::info!(%port, host = %server_settings.host, "starling listening");
+        Ok(Self { port, server, store, auth, janitor })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn auth(&self) -> Arc<AuthService> {
+        self.auth.clone()
+    }
+
+    /// Serves until stopped, then stops the actors and flushes storage.
+    pub async fn run_until_stopped(self) -> Result<(), Error> {
+        let Self { server, store, janitor, .. } = self;
+        server.await?;
+        let _ = janitor.send(StopJanitor).await;
+        store.flush_blocking()?;
+        tracing::info!("starling stopped; storage flushed");
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! The store: sled with one named tree per relation (`<key>_<value>`, key layout in a
+//! comment beside each), a single value codec, big-endian keys, and group-commit
+//! durability. Each area's reads and writes live in their own repository file
+//! (`accounts.rs`, `apps.rs`, `sessions.rs`) as `impl Store` blocks.
+//!
+//! Write methods are `async` and return only after a durable flush covers the write, so
+//! a handler that answers after `.await` never acknowledges what a crash could lose.
+
+pub mod accounts;
+pub mod apps;
+pub mod codec;
+pub mod flusher;
+pub mod keys;
+pub mod sessions;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::domain::{Id, IdGenerator};
+
+pub use accounts::CreateAccountError;
+pub use apps::App;
+pub use sessions::{AuthCode, AuthSession, RefreshRecord, SessionKind};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage engine error: {0}")]
+    Sled(Arc<sled::Error>),
+    #[error("storage i/o error: {0}")]
+    Io(Arc<std::io::Error>),
+    #[error("corrupt value in tree {tree}: {reason}")]
+    Corrupt { tree: &'static str, reason: String },
+    #[error("could not encode value: {0}")]
+    Encode(String),
+    #[error("storage is unavailable after a failed flush")]
+    Unavailable,
+}
+
+impl From<sled::Error> for StorageError {
+    fn from(e: sled::Error) -> Self {
+        Self::Sled(Arc::new(e))
+    }
+}
+
+impl From<std::io::Error> for StorageError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(Arc::new(e))
+    }
+}
+
+/// Maps the error of a transaction that never aborts on purpose.
+pub(crate) fn tx_storage(e: sled::transaction::TransactionError<()>) -> StorageError {
+    match e {
+        sled::transaction::TransactionError::Storage(e) => StorageError::from(e),
+        sled::transaction::TransactionError::Abort(()) => StorageError::Encode("transaction aborted".into()),
+    }
+}
+
+/// The named trees. Names say key and value; comments give the key layout.
+#[derive(Debug)]
+pub(crate) struct Trees {
+    /// UserId (u64 BE) → Account
+    pub userid_account: sled::Tree,
+    /// lower-case username (UTF-8) → UserId (u64 BE); kept after deletion so a name is never reused
+    pub username_userid: sled::Tree,
+    /// lower-case e-mail (UTF-8) → UserId (u64 BE)
+    pub email_userid: sled::Tree,
+    /// AppId (u64 BE) → App
+    pub appid_app: sled::Tree,
+    /// client_id (UTF-8) → AppId (u64 BE)
+    pub clientid_appid: sled::Tree,
+    /// SessionId (u64 BE) → AuthSession
+    pub sessionid_session: sled::Tree,
+    /// UserId ++ SessionId (u64 BE ++ u64 BE) → ()
+    pub userid_sessionids: sled::Tree,
+    /// SHA-256 of a refresh token (32 bytes) → RefreshRecord
+    pub refreshhash_refresh: sled::Tree,
+    /// SHA-256 of an authorization code (32 bytes) → AuthCode
+    pub codehash_authcode: sled::Tree,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    pub(crate) trees: Arc<Trees>,
+    flusher: Arc<flusher::Flusher>,
+    ids: Arc<IdGenerator>,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` and starts the flusher.
+    pub fn open(dir: &Path, node_id: u8) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new().path(dir).open()?;
+        let tree = |name: &str| db.open_tree(name);
+        let trees = Trees {
+            userid_account: tree("userid_account")?,
+            username_userid: tree("username_userid")?,
+            email_userid: tree("email_userid")?,
+            appid_app: tree("appid_app")?,
+            clientid_appid: tree("clientid_appid")?,
+            sessionid_session: tree("sessionid_session")?,
+            userid_sessionids: tree("userid_sessionids")?,
+            refreshhash_refresh: tree("refreshhash_refresh")?,
+            codehash_authcode: tree("codehash_authcode")?,
+        };
+        let ids = IdGenerator::new(node_id);
+        // Ids must stay above everything already stored, whatever the clock says.
+        for t in [&trees.userid_account, &trees.appid_app, &trees.sessionid_session] {
+            if let Some((k, _)) = t.last()?
+                && let Some(id) = keys::read_id(&k)
+            {
+                ids.observe(id);
+            }
+        }
+        let flusher = flusher::Flusher::start(db.clone(), dir)?;
+        Ok(Self { db, trees: Arc::new(trees), flusher: Arc::new(flusher), ids: Arc::new(ids) })
+    }
+
+    pub fn next_id(&self) -> Id {
+        self.ids.next_id()
+    }
+
+    /// Waits until every write made before this call is on disk.
+    pub async fn durable(&self) -> Result<(), StorageError> {
+        self.flusher.durable().await
+    }
+
+    /// Flushes synchronously; for shutdown and command-line tools.
+    pub fn flush_blocking(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// True while the store can read and flush.
+    pub fn is_ready(&self) -> bool {
+        self.flusher.is_healthy() && self.db.get(b"__ready_probe").is_ok()
+    }
+
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
