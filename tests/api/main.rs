@@ -1,0 +1,14 @@
+//! Integration tests: the real server on port 0 with a temporary sled directory,
+//! driven over HTTP. One test binary, one module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod accounts;
+mod admin_cli;
+mod bad_input;
+mod instance;
+mod jwt;
+mod oauth;
+mod restart;
+mod sessions;
