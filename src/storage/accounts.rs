@@ -121,3 +121,47 @@ impl Store {
         self.trees.userid_account.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Role;
+
+    fn account(id: u64, name: &str) -> Account {
+        Account {
+            id: Id(id),
+            username: name.into(),
+            email: format!("{name}@example.com"),
+            password_hash: String::new(),
+            display_name: String::new(),
+            note: String::new(),
+            locked: false,
+            bot: false,
+            discoverable: true,
+            role: Role::User,
+            locale: "en".into(),
+            created_at_ms: 0,
+            followers_count: 0,
+            following_count: 0,
+            statuses_count: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn unique_names_and_corrupt_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        store.create_account(&account(1, "Ann")).await.unwrap();
+        assert!(matches!(store.create_account(&account(2, "aNN")).await, Err(CreateAccountError::UsernameTaken)));
+        let mut same_mail = account(3, "bob");
+        same_mail.email = "ANN@example.com".into();
+        assert!(matches!(store.create_account(&same_mail).await, Err(CreateAccountError::EmailTaken)));
+        assert_eq!(store.account_by_username("ANN").unwrap().unwrap().id, Id(1));
+        assert_eq!(store.account_by_email("ann@EXAMPLE.com").unwrap().unwrap().id, Id(1));
+        // A corrupt record is an error, not a panic and not silently wrong data.
+        store.trees.userid_account.insert(keys::id_key(Id(1)), &[1u8, 0xff, 0xff][..]).unwrap();
+        assert!(matches!(store.account(Id(1)), Err(StorageError::Corrupt { .. })));
+        assert!(matches!(store.account_by_username("ann"), Err(StorageError::Corrupt { .. })));
+        assert!(matches!(store.update_account(Id(1), |_| {}).await, Err(StorageError::Corrupt { .. })));
+    }
+}

@@ -132,6 +132,11 @@ impl Store {
         Ok(())
     }
 
+    /// Flushes completed so far.
+    pub fn flush_count(&self) -> u64 {
+        self.flusher.flush_count()
+    }
+
     /// True while the store can read and flush.
     pub fn is_ready(&self) -> bool {
         self.flusher.is_healthy() && self.db.get(b"__ready_probe").is_ok()
