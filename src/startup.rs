@@ -60,6 +60,7 @@ impl Application {
                         Ok(response)
                     }
                 })
+                .wrap(http::cors())
                 .wrap(TracingLogger::default())
                 .wrap(NormalizePath::trim())
                 .configure(http::configure)

@@ -87,6 +87,17 @@ pub fn json_error_fallback<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, res).map_into_right_body()))
 }
 
+/// CORS as Mastodon does it: any origin may call the API without credentials (browser
+/// clients such as Elk and Phanpy send the token in a header, never a cookie).
+pub fn cors() -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .allow_any_method()
+        .allow_any_header()
+        .expose_headers(["link", "x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"])
+        .max_age(3600)
+}
+
 /// A 200 with an empty JSON object, Mastodon's answer for many actions.
 pub fn empty_object() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({}))

@@ -57,3 +57,22 @@ async fn health_ready_and_jwks() {
     assert_eq!(header.kid.as_deref(), key["kid"].as_str());
     assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
 }
+
+#[actix_web::test]
+async fn browsers_may_call_the_api_from_any_origin() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/accounts/verify_credentials"))
+        .header("origin", "https://elk.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("access-control-allow-origin").is_some());
+    let res = app.client.get(app.url("/api/v1/instance")).header("origin", "https://elk.example").send().await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_some());
+    assert!(res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase().contains("link"));
+}
