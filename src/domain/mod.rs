@@ -5,11 +5,13 @@
 pub mod account;
 pub mod id;
 pub mod scope;
+pub mod status;
 pub mod time;
 
 pub use account::{Account, Email, Password, Role, Username};
 pub use id::{Id, IdGenerator};
 pub use scope::Scopes;
+pub use status::{Mention, Status, Visibility};
 
 /// A validation failure: which field, a machine code (Mastodon's `ERR_*`) and a
 /// human description. Rendered as a 422 with `details`.
