@@ -18,7 +18,22 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub instance: InstanceSettings,
     pub auth: AuthSettings,
+    pub fanout: FanoutSettings,
+    pub timelines: TimelineSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FanoutSettings {
+    pub replay_interval_secs: u64,
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineSettings {
+    pub idle_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +132,9 @@ impl Settings {
             || self.auth.authorization_code_ttl_secs <= 0
         {
             return bad("auth token lifetimes must be positive");
+        }
+        if self.fanout.replay_interval_secs == 0 || self.timelines.idle_secs == 0 {
+            return bad("fanout.replay_interval_secs and timelines.idle_secs must be positive");
         }
         if self.auth.session_sweep_interval_secs == 0 {
             return bad("auth.session_sweep_interval_secs must be positive");

@@ -14,7 +14,7 @@ use actix_web::middleware::{ErrorHandlers, NormalizePath};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::actors::{SessionJanitor, StopJanitor};
+use crate::actors::{FanoutRouter, SessionJanitor, StopJanitor, TimelineRegistry};
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::error::Error;
@@ -37,6 +37,15 @@ impl Application {
         let janitor =
             SessionJanitor::new(auth.clone(), Duration::from_secs(settings.auth.session_sweep_interval_secs)).start();
 
+        let timelines = TimelineRegistry::new(store.clone(), Duration::from_secs(settings.timelines.idle_secs));
+        let router = FanoutRouter::new(
+            store.clone(),
+            timelines.clone(),
+            Duration::from_secs(settings.fanout.replay_interval_secs),
+            settings.fanout.paused,
+        )
+        .start_bounded();
+
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let workers = match settings.server.workers {
@@ -44,7 +53,13 @@ impl Application {
             n => n,
         };
         let server_settings = settings.server.clone();
-        let state = web::Data::new(AppState { settings: Arc::new(settings), store: store.clone(), auth: auth.clone() });
+        let state = web::Data::new(AppState {
+            settings: Arc::new(settings),
+            store: store.clone(),
+            auth: auth.clone(),
+            router,
+            timelines,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -1,7 +1,13 @@
-//! Actors that hold hot state or run periodic work. So far: the [`SessionJanitor`],
-//! which sweeps expired auth sessions. The fan-out router, timeline actors and the
-//! session supervisor of the design join here as their issues land.
+//! Actors that hold hot state or run periodic work:
+//! - [`FanoutRouter`]: one per node; delivers new and deleted statuses to home timelines.
+//! - [`TimelineActor`]s in a [`TimelineRegistry`]: one per active user, the hot page of
+//!   their home timeline; they stop when idle.
+//! - [`SessionJanitor`]: sweeps expired auth sessions.
 
+pub mod fanout_router;
 pub mod session_janitor;
+pub mod timeline;
 
+pub use fanout_router::{Fanout, FanoutRouter, ReplayPending};
 pub use session_janitor::{SessionJanitor, StopJanitor};
+pub use timeline::{TimelineActor, TimelineRegistry};

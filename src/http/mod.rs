@@ -21,6 +21,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use actix::Addr;
+
+use crate::actors::{FanoutRouter, TimelineRegistry};
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::storage::Store;
@@ -31,6 +34,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub auth: Arc<AuthService>,
+    pub router: Addr<FanoutRouter>,
+    pub timelines: Arc<TimelineRegistry>,
 }
 
 impl AppState {

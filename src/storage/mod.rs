@@ -10,8 +10,11 @@ pub mod accounts;
 pub mod apps;
 pub mod codec;
 pub mod flusher;
+pub mod follows;
 pub mod keys;
 pub mod sessions;
+pub mod statuses;
+pub mod timelines;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use crate::domain::{Id, IdGenerator};
 pub use accounts::CreateAccountError;
 pub use apps::App;
 pub use sessions::{AuthCode, AuthSession, RefreshRecord, SessionKind};
+pub use statuses::{Counters, FanoutJob, StatusWriteError};
+pub use timelines::PageQuery;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
@@ -77,6 +82,30 @@ pub(crate) struct Trees {
     pub refreshhash_refresh: sled::Tree,
     /// SHA-256 of an authorization code (32 bytes) → AuthCode
     pub codehash_authcode: sled::Tree,
+    /// StatusId → Status
+    pub statusid_status: sled::Tree,
+    /// AuthorId ++ StatusId → () (the author's statuses and reblogs)
+    pub userid_statusids: sled::Tree,
+    /// ParentId ++ ReplyId → ()
+    pub statusid_replyids: sled::Tree,
+    /// lower-case tag (UTF-8) ++ 0xff ++ StatusId → () (public statuses)
+    pub tag_statusids: sled::Tree,
+    /// StatusId → () (public statuses that are not replies to others)
+    pub public_statusids: sled::Tree,
+    /// StatusId → Counters (replies, reblogs, favourites)
+    pub statusid_counters: sled::Tree,
+    /// OriginalId ++ RebloggerId → ReblogStatusId
+    pub statusid_rebloggers: sled::Tree,
+    /// AuthorId ++ SHA-256 of the Idempotency-Key → (StatusId, created_at_ms)
+    pub userid_idempotency: sled::Tree,
+    /// StatusId → FanoutJob (pending fan-out work)
+    pub fanout_jobs: sled::Tree,
+    /// FolloweeId ++ FollowerId → ()
+    pub userid_followers: sled::Tree,
+    /// FollowerId ++ FolloweeId → ()
+    pub userid_following: sled::Tree,
+    /// UserId ++ StatusId → () (home timeline entries)
+    pub userid_timeline: sled::Tree,
 }
 
 #[derive(Clone, Debug)]
@@ -103,10 +132,22 @@ impl Store {
             userid_sessionids: tree("userid_sessionids")?,
             refreshhash_refresh: tree("refreshhash_refresh")?,
             codehash_authcode: tree("codehash_authcode")?,
+            statusid_status: tree("statusid_status")?,
+            userid_statusids: tree("userid_statusids")?,
+            statusid_replyids: tree("statusid_replyids")?,
+            tag_statusids: tree("tag_statusids")?,
+            public_statusids: tree("public_statusids")?,
+            statusid_counters: tree("statusid_counters")?,
+            statusid_rebloggers: tree("statusid_rebloggers")?,
+            userid_idempotency: tree("userid_idempotency")?,
+            fanout_jobs: tree("fanout_jobs")?,
+            userid_followers: tree("userid_followers")?,
+            userid_following: tree("userid_following")?,
+            userid_timeline: tree("userid_timeline")?,
         };
         let ids = IdGenerator::new(node_id);
         // Ids must stay above everything already stored, whatever the clock says.
-        for t in [&trees.userid_account, &trees.appid_app, &trees.sessionid_session] {
+        for t in [&trees.userid_account, &trees.appid_app, &trees.sessionid_session, &trees.statusid_status] {
             if let Some((k, _)) = t.last()?
                 && let Some(id) = keys::read_id(&k)
             {
