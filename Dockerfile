@@ -87,9 +87,8 @@ EXPOSE 8080
 #
 # starling handles SIGTERM itself (it is PID 1 here and starts no child processes, so no
 # init is needed): it stops accepting connections, waits up to
-# server.shutdown_timeout_secs (10 s) for in-flight requests, then flushes storage.
-# Give `docker stop` more than that (e.g. `docker stop -t 30`) so the flush is not cut
-# short by SIGKILL.
+# server.shutdown_timeout_secs (5 s) for in-flight requests, then flushes storage, well
+# inside `docker stop`'s default 10 s grace period before SIGKILL.
 STOPSIGNAL SIGTERM
 
 USER starling:starling

@@ -85,7 +85,7 @@ impl Application {
         .shutdown_timeout(server_settings.shutdown_timeout_secs)
         .listen(listener)?
         .run();
-        tracing::info!(%port, host = %server_settings.host, "starling listening");
+        tracing::info!(port, host = %server_settings.host, "starling listening");
         Ok(Self { port, server, store, auth, janitor })
     }
 

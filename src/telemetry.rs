@@ -10,7 +10,7 @@ pub fn init(log: &LogSettings) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // try_init: a second call (tests) keeps the first subscriber.
     let _ = match log.format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
 }

@@ -119,7 +119,21 @@ pub struct AuthService {
     refresh_ttl_secs: i64,
     validation: Validation,
     live: DashMap<Id, LiveSession>,
+    /// Tokens whose signature and claims were already checked: SHA-256 of the token →
+    /// (session, subject, expiry in ms). Skips the ~50 µs Ed25519 check on repeat use;
+    /// the live-session check still runs on every request, so revocation is immediate.
+    verified: DashMap<[u8; 32], VerifiedToken>,
 }
+
+#[derive(Clone)]
+struct VerifiedToken {
+    sid: Id,
+    sub: String,
+    exp_ms: i64,
+}
+
+/// Bound on the verified-token cache; past it the cache starts over.
+const VERIFIED_CACHE_MAX: usize = 100_000;
 
 /// A random token: 32 bytes from the OS, base64url.
 pub fn random_token() -> String {
@@ -163,6 +177,7 @@ impl AuthService {
             refresh_ttl_secs: settings.auth.refresh_token_ttl_secs,
             validation,
             live: DashMap::new(),
+            verified: DashMap::new(),
         };
         let now = now_millis();
         for session in service.store.all_sessions()? {
@@ -188,6 +203,34 @@ impl AuthService {
     /// Verifies an access token: signature (EdDSA, our key id), `exp`, `iss`, `aud`,
     /// and that its session is live. Cheap: no storage access.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let now_ms = now_millis();
+        let digest = sha256(token);
+        let cached = self.verified.get(&digest).map(|v| v.clone());
+        let checked = match cached {
+            Some(v) if v.exp_ms > now_ms => v,
+            _ => {
+                let v = self.verify_signature_and_claims(token, now_ms)?;
+                if self.verified.len() >= VERIFIED_CACHE_MAX {
+                    self.verified.clear();
+                }
+                self.verified.insert(digest, v.clone());
+                v
+            }
+        };
+        let live = self.live.get(&checked.sid).ok_or(AuthError::InvalidToken)?;
+        if live.expires_at_ms <= now_ms || checked.sub != subject(live.user_id, live.app_id) {
+            return Err(AuthError::InvalidToken);
+        }
+        live.last_used_ms.fetch_max(now_ms, Ordering::Relaxed);
+        Ok(Principal {
+            session_id: checked.sid,
+            user_id: live.user_id,
+            app_id: live.app_id,
+            scopes: live.scopes.clone(),
+        })
+    }
+
+    fn verify_signature_and_claims(&self, token: &str, now_ms: i64) -> Result<VerifiedToken, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
         if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.keys.kid.as_str()) {
             return Err(AuthError::InvalidToken);
@@ -195,17 +238,11 @@ impl AuthService {
         let data = jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &self.validation)
             .map_err(|_| AuthError::InvalidToken)?;
         let claims = data.claims;
-        let now_ms = now_millis();
         if claims.iat > now_ms / 1000 + 5 {
             return Err(AuthError::InvalidToken);
         }
         let sid: Id = claims.sid.parse().map_err(|_| AuthError::InvalidToken)?;
-        let live = self.live.get(&sid).ok_or(AuthError::InvalidToken)?;
-        if live.expires_at_ms <= now_ms || claims.sub != subject(live.user_id, live.app_id) {
-            return Err(AuthError::InvalidToken);
-        }
-        live.last_used_ms.fetch_max(now_ms, Ordering::Relaxed);
-        Ok(Principal { session_id: sid, user_id: live.user_id, app_id: live.app_id, scopes: live.scopes.clone() })
+        Ok(VerifiedToken { sid, sub: claims.sub, exp_ms: claims.exp.saturating_mul(1000) })
     }
 
     fn mint(&self, session: &AuthSession, ttl_secs: i64) -> Result<(String, i64), AuthError> {
