@@ -114,3 +114,125 @@ pub fn token(t: &IssuedTokens) -> Value {
     }
     value
 }
+
+/// Renders statuses for one viewer: author accounts, counts, the viewer's own flags,
+/// mentions and tags, and the reblogged original nested in a reblog.
+pub struct StatusRenderer<'a> {
+    pub store: &'a crate::storage::Store,
+    pub base_url: String,
+    pub domain: String,
+    pub viewer: Option<crate::domain::Id>,
+    accounts: std::cell::RefCell<std::collections::HashMap<crate::domain::Id, Option<Value>>>,
+}
+
+impl<'a> StatusRenderer<'a> {
+    pub fn new(
+        store: &'a crate::storage::Store,
+        base_url: String,
+        domain: String,
+        viewer: Option<crate::domain::Id>,
+    ) -> Self {
+        Self { store, base_url, domain, viewer, accounts: Default::default() }
+    }
+
+    fn account(&self, id: crate::domain::Id) -> Result<Option<Value>, crate::storage::StorageError> {
+        if let Some(cached) = self.accounts.borrow().get(&id) {
+            return Ok(cached.clone());
+        }
+        let value = self.store.account(id)?.map(|a| account(&a, &self.base_url));
+        self.accounts.borrow_mut().insert(id, value.clone());
+        Ok(value)
+    }
+
+    /// The Status entity, or `None` when its author (or reblogged original) is gone.
+    pub fn status(&self, s: &crate::domain::Status) -> Result<Option<Value>, crate::storage::StorageError> {
+        use crate::domain::status::render_html;
+        let Some(author) = self.account(s.account_id)? else { return Ok(None) };
+        let reblog = match s.reblog_of {
+            Some(original) => match self.store.status(original)? {
+                Some(o) => match self.status(&o)? {
+                    Some(v) => Some(v),
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let counters = self.store.counters(s.id)?;
+        let reblogged = match self.viewer {
+            Some(v) if s.reblog_of.is_none() => self.store.reblog_by(s.id, v)?.is_some(),
+            _ => false,
+        };
+        let username = author["username"].as_str().unwrap_or_default().to_owned();
+        let domain = self.domain.clone();
+        let content = if s.reblog_of.is_some() {
+            String::new()
+        } else {
+            render_html(&s.text, &self.base_url, &s.mentions, |d| d.eq_ignore_ascii_case(&domain))
+        };
+        let mentions: Vec<Value> = s
+            .mentions
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.account_id.to_string(),
+                    "username": m.username,
+                    "acct": m.username,
+                    "url": format!("{}/@{}", self.base_url, m.username),
+                })
+            })
+            .collect();
+        let tags: Vec<Value> =
+            s.tags.iter().map(|t| json!({ "name": t, "url": format!("{}/tags/{t}", self.base_url) })).collect();
+        let (favourited, reblogged, bookmarked) = match &reblog {
+            Some(r) => (r["favourited"].clone(), r["reblogged"].clone(), r["bookmarked"].clone()),
+            None => (json!(false), json!(reblogged), json!(false)),
+        };
+        Ok(Some(json!({
+            "id": s.id.to_string(),
+            "uri": format!("{}/users/{username}/statuses/{}", self.base_url, s.id),
+            "url": if s.reblog_of.is_some() { Value::Null } else { json!(format!("{}/@{username}/{}", self.base_url, s.id)) },
+            "created_at": rfc3339_millis(s.created_at_ms),
+            "edited_at": s.edited_at_ms.map(rfc3339_millis),
+            "account": author,
+            "content": content,
+            "visibility": s.visibility.as_str(),
+            "sensitive": s.sensitive,
+            "spoiler_text": s.spoiler_text,
+            "media_attachments": [],
+            "application": Value::Null,
+            "mentions": mentions,
+            "tags": tags,
+            "emojis": [],
+            "reblogs_count": counters.reblogs,
+            "favourites_count": counters.favourites,
+            "replies_count": counters.replies,
+            "in_reply_to_id": s.in_reply_to_id.map(|i| i.to_string()),
+            "in_reply_to_account_id": s.in_reply_to_account_id.map(|i| i.to_string()),
+            "reblog": reblog,
+            "poll": Value::Null,
+            "card": Value::Null,
+            "language": s.language,
+            "text": Value::Null,
+            "favourited": favourited,
+            "reblogged": reblogged,
+            "muted": false,
+            "bookmarked": bookmarked,
+            "pinned": false,
+            "filtered": [],
+        })))
+    }
+
+    /// Renders the statuses that still exist, in the given order.
+    pub fn statuses(&self, ids: &[crate::domain::Id]) -> Result<Vec<Value>, crate::storage::StorageError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = self.store.status(*id)?
+                && let Some(v) = self.status(&s)?
+            {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -7,11 +7,15 @@ pub mod apps;
 pub mod auth;
 pub mod entities;
 pub mod error;
+pub mod follows;
 pub mod health;
 pub mod instance;
 pub mod oauth;
+pub mod pagination;
 pub mod params;
 pub mod sessions;
+pub mod statuses;
+pub mod timelines;
 
 use std::sync::Arc;
 
@@ -63,7 +67,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(instance::configure)
         .configure(apps::configure)
         .configure(oauth::configure)
+        // Before accounts: `/api/v1/accounts/relationships` must win over `/{id}`.
+        .configure(follows::configure)
+        .configure(timelines::configure)
         .configure(accounts::configure)
+        .configure(statuses::configure)
         .configure(sessions::configure)
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
 }

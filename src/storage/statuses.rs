@@ -105,6 +105,8 @@ impl Store {
     /// atomically; returns once durable. With an idempotency key already used by this
     /// author, stores nothing and returns the earlier status id.
     pub async fn create_status(&self, status: &Status, idempotency: Option<[u8; 32]>) -> Result<Id, StatusWriteError> {
+        /// An Idempotency-Key is remembered for an hour, as on Mastodon.
+        const IDEMPOTENCY_MS: i64 = 3_600_000;
         let t = &self.trees;
         let value = codec::encode(status)?;
         let job = codec::encode(&FanoutJob::Publish(status.clone()))?;
@@ -133,8 +135,8 @@ impl Store {
             if let Some(k) = &idem_key
                 && let Some(bytes) = idem.get(k)?
             {
-                let (earlier, _): (Id, i64) = codec::decode("userid_idempotency", k, &bytes).map_err(storage)?;
-                if statuses.get(keys::id_key(earlier))?.is_some() {
+                let (earlier, at): (Id, i64) = codec::decode("userid_idempotency", k, &bytes).map_err(storage)?;
+                if status.created_at_ms - at < IDEMPOTENCY_MS && statuses.get(keys::id_key(earlier))?.is_some() {
                     return Ok(earlier);
                 }
             }
@@ -264,6 +266,27 @@ impl Store {
         })?;
         self.durable().await?;
         Ok(removed)
+    }
+
+    /// Whether `viewer` (None: logged out) may see `status`: its author always; public
+    /// and unlisted posts anyone; private posts followers and the mentioned; direct posts
+    /// only the mentioned. A reblog is visible when its original is.
+    pub fn can_view(&self, viewer: Option<Id>, status: &Status) -> Result<bool, StorageError> {
+        if let Some(original) = status.reblog_of {
+            return match self.status(original)? {
+                Some(o) => self.can_view(viewer, &o),
+                None => Ok(false),
+            };
+        }
+        if viewer == Some(status.account_id) {
+            return Ok(true);
+        }
+        Ok(match (status.visibility, viewer) {
+            (Visibility::Public | Visibility::Unlisted, _) => true,
+            (_, None) => false,
+            (Visibility::Private, Some(v)) => status.mentions_account(v) || self.follows(v, status.account_id)?,
+            (Visibility::Direct, Some(v)) => status.mentions_account(v),
+        })
     }
 
     /// Every pending fan-out job (replayed at start-up).

@@ -26,7 +26,7 @@ pub fn test_settings(dir: &Path) -> Settings {
     s.storage.path = dir.to_path_buf();
     s.server.port = 0;
     s.server.workers = 1;
-    s.log.filter = "warn".into();
+    s.log.filter = "error".into();
     s
 }
 
@@ -210,4 +210,31 @@ pub async fn json_with(res: Response, status: u16) -> Value {
     let text = res.text().await.unwrap();
     assert_eq!(got, status, "{url}: {text}");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"))
+}
+
+impl TestApp {
+    /// Registers a user and returns (token, account id).
+    pub async fn user(&self, username: &str) -> (String, String) {
+        let token = self.register(username).await;
+        let id = ok_json(self.me(&token).await).await["id"].as_str().unwrap().to_owned();
+        (token, id)
+    }
+
+    pub async fn post_status(&self, token: &str, body: Value) -> Value {
+        ok_json(self.post_json("/api/v1/statuses", Some(token), &body).await).await
+    }
+
+    pub async fn say(&self, token: &str, text: &str) -> String {
+        self.post_status(token, json!({ "status": text })).await["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn follow(&self, token: &str, account_id: &str) -> Value {
+        ok_json(self.post_json(&format!("/api/v1/accounts/{account_id}/follow"), Some(token), &json!({})).await).await
+    }
+
+    /// Status ids of a timeline page, newest first.
+    pub async fn page_ids(&self, path: &str, token: Option<&str>) -> Vec<String> {
+        let body = ok_json(self.get(path, token).await).await;
+        body.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    }
 }

@@ -12,3 +12,4 @@ mod jwt;
 mod oauth;
 mod restart;
 mod sessions;
+mod statuses;

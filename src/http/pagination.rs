@@ -1,0 +1,95 @@
+//! Mastodon paging: `max_id`, `since_id`, `min_id` and `limit` (default 20, at most 40,
+//! clamped) in; an absolute-URL `Link` header out, `rel="next"` carrying `max_id` (older)
+//! and `rel="prev"` carrying `min_id` (newer).
+
+use actix_web::HttpRequest;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::params::de;
+use crate::domain::Id;
+use crate::storage::PageQuery;
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 40;
+
+#[derive(Deserialize, Default)]
+pub struct PageParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub max_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub since_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub min_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub limit: Option<String>,
+}
+
+fn cursor(name: &str, raw: &Option<String>) -> Result<Option<Id>, ApiError> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<Id>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("Invalid {name}: expected a numeric id"))),
+    }
+}
+
+impl PageParams {
+    /// Validates cursors (a forged, non-numeric one is a 400) and clamps `limit` to
+    /// 1..=40 (non-numeric: the default).
+    pub fn query(&self) -> Result<PageQuery, ApiError> {
+        let limit = match self.limit.as_deref().map(str::trim).map(str::parse::<i64>) {
+            Some(Ok(n)) if n > 0 => (n as u64).min(MAX_LIMIT as u64) as usize,
+            Some(Ok(_)) => 1,
+            _ => DEFAULT_LIMIT,
+        };
+        Ok(PageQuery {
+            max_id: cursor("max_id", &self.max_id)?,
+            since_id: cursor("since_id", &self.since_id)?,
+            min_id: cursor("min_id", &self.min_id)?,
+            limit,
+        })
+    }
+}
+
+/// The `Link` header for a page of `ids` (newest first), or `None` for an empty page.
+pub fn link_header(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Option<String> {
+    let (first, last) = (ids.first()?, ids.last()?);
+    let base = format!("{}{}", state.base_url(req), req.path());
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| !matches!(k.as_ref(), "max_id" | "min_id" | "since_id"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let url_with = |key: &str, id: Id| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &kept {
+            query.append_pair(k, v);
+        }
+        query.append_pair(key, &id.to_string());
+        format!("{base}?{}", query.finish())
+    };
+    Some(format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", url_with("max_id", *last), url_with("min_id", *first)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(limit: Option<&str>) -> PageQuery {
+        PageParams { limit: limit.map(str::to_owned), ..Default::default() }.query().unwrap()
+    }
+
+    #[test]
+    fn limits_are_clamped() {
+        assert_eq!(q(None).limit, 20);
+        assert_eq!(q(Some("5")).limit, 5);
+        assert_eq!(q(Some("1000000000")).limit, 40);
+        assert_eq!(q(Some("-1")).limit, 1);
+        assert_eq!(q(Some("0")).limit, 1);
+        assert_eq!(q(Some("x")).limit, 20);
+        let bad = PageParams { max_id: Some("abc".into()), ..Default::default() };
+        assert!(bad.query().is_err());
+    }
+}

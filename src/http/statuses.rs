@@ -1,0 +1,340 @@
+//! Statuses: post (with `Idempotency-Key`), read, delete, context, reblog and unreblog.
+//! A post is acknowledged after its durable flush; the fan-out job was written in the
+//! same transaction, and the `FanoutRouter` is told afterwards.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::{CurrentUser, MaybeCaller};
+use super::entities::StatusRenderer;
+use super::error::ApiError;
+use super::params::{Params, de};
+use crate::actors::Fanout;
+use crate::auth::sha256;
+use crate::domain::status::{Token, countable_length, extract_tags, tokenize};
+use crate::domain::time::now_millis;
+use crate::domain::{Id, Mention, Role, Status, ValidationError, Visibility};
+use crate::storage::{FanoutJob, StatusWriteError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/statuses", web::post().to(create_status))
+        .route("/api/v1/statuses/{id}", web::get().to(get_status))
+        .route("/api/v1/statuses/{id}", web::delete().to(delete_status))
+        .route("/api/v1/statuses/{id}/context", web::get().to(status_context))
+        .route("/api/v1/statuses/{id}/reblog", web::post().to(reblog))
+        .route("/api/v1/statuses/{id}/unreblog", web::post().to(unreblog));
+}
+
+pub fn renderer<'a>(state: &'a AppState, req: &HttpRequest, viewer: Option<Id>) -> StatusRenderer<'a> {
+    StatusRenderer::new(&state.store, state.base_url(req), state.settings.instance.domain.clone(), viewer)
+}
+
+pub fn parse_id(raw: &str) -> Result<Id, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Loads a status the viewer may see; anything else is 404, as on Mastodon (a private
+/// post is indistinguishable from a missing one).
+pub fn visible_status(state: &AppState, viewer: Option<Id>, raw_id: &str) -> Result<Status, ApiError> {
+    let status = state.store.status(parse_id(raw_id)?)?.ok_or(ApiError::NotFound)?;
+    if state.store.can_view(viewer, &status)? { Ok(status) } else { Err(ApiError::NotFound) }
+}
+
+fn one(renderer: &StatusRenderer<'_>, s: &Status) -> Result<HttpResponse, ApiError> {
+    let body = renderer.status(s)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn send_fanout(state: &AppState, job: FanoutJob) {
+    // A full mailbox is fine: the job is in sled and the periodic replay delivers it.
+    if state.router.try_send(Fanout(job)).is_err() {
+        tracing::debug!("fan-out router busy; job left for replay");
+    }
+}
+
+#[derive(Deserialize)]
+struct NewStatus {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    in_reply_to_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    visibility: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    spoiler_text: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    sensitive: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    language: Option<String>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    media_ids: Vec<String>,
+}
+
+/// Local accounts mentioned in `text` (`@name` or `@name@our.domain`), in order, once each.
+fn resolve_mentions(state: &AppState, text: &str) -> Result<Vec<Mention>, ApiError> {
+    let mut out: Vec<Mention> = Vec::new();
+    for token in tokenize(text) {
+        if let Token::Mention { username, domain, .. } = token {
+            if domain.is_some_and(|d| !d.eq_ignore_ascii_case(&state.settings.instance.domain)) {
+                continue;
+            }
+            if let Some(account) = state.store.account_by_username(username)?
+                && !out.iter().any(|m| m.account_id == account.id)
+            {
+                out.push(Mention { account_id: account.id, username: account.username });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn create_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<NewStatus>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:statuses"])?;
+    let me = user.account.id;
+    let text = p.status.unwrap_or_default();
+    let spoiler_text = p.spoiler_text.unwrap_or_default();
+    let mut errors = Vec::new();
+    if !p.media_ids.is_empty() {
+        errors.push(ValidationError::new("media_ids", "ERR_INVALID", "are not supported by this server yet"));
+    }
+    if text.trim().is_empty() {
+        errors.push(ValidationError::new("text", "ERR_BLANK", "can't be blank"));
+    }
+    let max = state.settings.instance.max_characters;
+    if countable_length(&text) + countable_length(&spoiler_text) > max {
+        errors.push(ValidationError::new("text", "ERR_TOO_LONG", format!("character limit of {max} exceeded")));
+    }
+    let visibility = match p.visibility.as_deref().filter(|v| !v.is_empty()) {
+        Some(v) => Visibility::parse(v).map_err(|e| errors.push(e)).unwrap_or(Visibility::Public),
+        None => Visibility::Public,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let parent = match p.in_reply_to_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => Some(visible_status(&state, Some(me), raw)?),
+        None => None,
+    };
+    let language = p
+        .language
+        .map(|l| l.trim().to_ascii_lowercase())
+        .filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()));
+    let status = Status {
+        id: state.store.next_id(),
+        account_id: me,
+        mentions: resolve_mentions(&state, &text)?,
+        tags: extract_tags(&text),
+        text,
+        spoiler_text: spoiler_text.clone(),
+        visibility,
+        sensitive: p.sensitive.unwrap_or(false) || !spoiler_text.is_empty(),
+        language,
+        in_reply_to_id: parent.as_ref().map(|s| s.id),
+        in_reply_to_account_id: parent.as_ref().map(|s| s.account_id),
+        reblog_of: None,
+        created_at_ms: now_millis(),
+        edited_at_ms: None,
+    };
+    let idempotency =
+        req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty()).map(sha256);
+    let id = match state.store.create_status(&status, idempotency).await {
+        Ok(id) => id,
+        Err(StatusWriteError::ParentMissing) => return Err(ApiError::NotFound),
+        Err(StatusWriteError::AlreadyReblogged(_)) => return Err(ApiError::Internal("unexpected reblog".into())),
+        Err(StatusWriteError::Storage(e)) => return Err(e.into()),
+    };
+    let renderer = renderer(&state, &req, Some(me));
+    if id != status.id {
+        // A repeated Idempotency-Key: the earlier status, nothing new stored.
+        let earlier = state.store.status(id)?.ok_or(ApiError::NotFound)?;
+        return one(&renderer, &earlier);
+    }
+    send_fanout(&state, FanoutJob::Publish(status.clone()));
+    one(&renderer, &status)
+}
+
+async fn get_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = caller.0.as_ref().and_then(|p| p.user_id);
+    let status = visible_status(&state, viewer, &path)?;
+    one(&renderer(&state, &req, viewer), &status)
+}
+
+async fn delete_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:statuses"])?;
+    let me = user.account.id;
+    let status = visible_status(&state, Some(me), &path)?;
+    let moderator = user.account.role >= Role::Moderator;
+    if status.account_id != me && !moderator {
+        // Mastodon answers 404 here too: nothing to learn about others' posts.
+        return Err(ApiError::NotFound);
+    }
+    if status.reblog_of.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    let mut body = renderer(&state, &req, Some(me)).status(&status)?.unwrap_or_else(|| json!({}));
+    body["text"] = json!(status.text);
+    let removed = state.store.delete_status(&status).await?;
+    for s in removed {
+        send_fanout(&state, FanoutJob::Delete(s));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Most ancestors and descendants a context returns.
+const CONTEXT_LIMIT: usize = 4096;
+
+async fn status_context(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = caller.0.as_ref().and_then(|p| p.user_id);
+    let status = visible_status(&state, viewer, &path)?;
+    let store = &state.store;
+    let mut ancestors = Vec::new();
+    let mut parent = status.in_reply_to_id;
+    while let Some(id) = parent {
+        if ancestors.len() >= CONTEXT_LIMIT {
+            break;
+        }
+        let Some(s) = store.status(id)? else { break };
+        parent = s.in_reply_to_id;
+        if store.can_view(viewer, &s)? {
+            ancestors.push(s.id);
+        }
+    }
+    ancestors.reverse();
+    // Depth-first, oldest reply first at each level, as Mastodon orders a thread.
+    let mut descendants = Vec::new();
+    let mut stack: Vec<Id> = store.reply_ids(status.id)?.into_iter().rev().collect();
+    while let Some(id) = stack.pop() {
+        if descendants.len() >= CONTEXT_LIMIT {
+            break;
+        }
+        let Some(s) = store.status(id)? else { continue };
+        if !store.can_view(viewer, &s)? {
+            continue;
+        }
+        descendants.push(s.id);
+        stack.extend(store.reply_ids(s.id)?.into_iter().rev());
+    }
+    let renderer = renderer(&state, &req, viewer);
+    Ok(HttpResponse::Ok().json(json!({
+        "ancestors": renderer.statuses(&ancestors)?,
+        "descendants": renderer.statuses(&descendants)?,
+    })))
+}
+
+#[derive(Deserialize)]
+struct ReblogParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    visibility: Option<String>,
+}
+
+async fn reblog(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    Params(p): Params<ReblogParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:statuses"])?;
+    let me = user.account.id;
+    let mut target = visible_status(&state, Some(me), &path)?;
+    if let Some(original) = target.reblog_of {
+        target = state.store.status(original)?.ok_or(ApiError::NotFound)?;
+    }
+    let allowed = target.visibility.is_open() || (target.visibility == Visibility::Private && target.account_id == me);
+    if !allowed {
+        return Err(ApiError::Forbidden("This action is not allowed".into()));
+    }
+    let visibility = match p.visibility.as_deref().filter(|v| !v.is_empty()) {
+        Some(v) => Visibility::parse(v).map_err(ApiError::validation)?,
+        None => target.visibility,
+    };
+    let wrapper = Status {
+        id: state.store.next_id(),
+        account_id: me,
+        text: String::new(),
+        spoiler_text: String::new(),
+        visibility: if target.visibility == Visibility::Private { Visibility::Private } else { visibility },
+        sensitive: false,
+        language: None,
+        in_reply_to_id: None,
+        in_reply_to_account_id: None,
+        reblog_of: Some(target.id),
+        mentions: vec![],
+        tags: vec![],
+        created_at_ms: now_millis(),
+        edited_at_ms: None,
+    };
+    let renderer = renderer(&state, &req, Some(me));
+    match state.store.create_status(&wrapper, None).await {
+        Ok(_) => {
+            send_fanout(&state, FanoutJob::Publish(wrapper.clone()));
+            one(&renderer, &wrapper)
+        }
+        // Reblogging twice is harmless: the existing reblog is returned.
+        Err(StatusWriteError::AlreadyReblogged(existing)) => {
+            let existing = state.store.status(existing)?.ok_or(ApiError::NotFound)?;
+            one(&renderer, &existing)
+        }
+        Err(StatusWriteError::ParentMissing) => Err(ApiError::NotFound),
+        Err(StatusWriteError::Storage(e)) => Err(e.into()),
+    }
+}
+
+async fn unreblog(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:statuses"])?;
+    let me = user.account.id;
+    let mut target = visible_status(&state, Some(me), &path)?;
+    if let Some(original) = target.reblog_of {
+        target = state.store.status(original)?.ok_or(ApiError::NotFound)?;
+    }
+    if let Some(wrapper_id) = state.store.reblog_by(target.id, me)?
+        && let Some(wrapper) = state.store.status(wrapper_id)?
+    {
+        for s in state.store.delete_status(&wrapper).await? {
+            send_fanout(&state, FanoutJob::Delete(s));
+        }
+    }
+    one(&renderer(&state, &req, Some(me)), &target)
+}
+
+/// Renders a page of status ids with its `Link` header.
+pub fn status_page(
+    req: &HttpRequest,
+    state: &AppState,
+    viewer: Option<Id>,
+    ids: &[Id],
+) -> Result<HttpResponse, ApiError> {
+    let body: Vec<Value> = renderer(state, req, viewer).statuses(ids)?;
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = super::pagination::link_header(req, state, ids) {
+        response.insert_header(("Link", link));
+    }
+    Ok(response.json(body))
+}

@@ -1,0 +1,210 @@
+//! Timelines: home (served from the user's `TimelineActor` hot page when it can be,
+//! sled otherwise), public, hashtag, and an account's statuses; all paged with `Link`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::{CurrentUser, MaybeCaller};
+use super::error::ApiError;
+use super::pagination::PageParams;
+use super::params::{Params, de};
+use super::statuses::{parse_id, status_page};
+use crate::actors::timeline::FetchHotPage;
+use crate::domain::{Id, Status};
+use crate::storage::{PageQuery, StorageError, Store};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/timelines/home", web::get().to(home_timeline))
+        .route("/api/v1/timelines/public", web::get().to(public_timeline))
+        .route("/api/v1/timelines/tag/{hashtag}", web::get().to(tag_timeline))
+        .route("/api/v1/tags/{name}", web::get().to(get_tag))
+        .route("/api/v1/accounts/{id}/statuses", web::get().to(account_statuses));
+}
+
+fn is_first_page(q: &PageQuery) -> bool {
+    q.max_id.is_none() && q.since_id.is_none() && q.min_id.is_none()
+}
+
+/// Whether a home-timeline entry is shown to `me` now: it exists and is visible, its
+/// author is `me` or someone `me` follows, and a reply to someone else is shown only if
+/// `me` is that someone or follows them (Mastodon's home filter).
+pub fn home_entry_visible(store: &Store, me: Id, id: Id) -> Result<bool, StorageError> {
+    let Some(status) = store.status(id)? else { return Ok(false) };
+    if !store.can_view(Some(me), &status)? {
+        return Ok(false);
+    }
+    if status.account_id == me {
+        return Ok(true);
+    }
+    if !store.follows(me, status.account_id)? {
+        return Ok(false);
+    }
+    if status.reblog_of.is_none()
+        && let Some(replied) = status.in_reply_to_account_id
+        && replied != status.account_id
+        && replied != me
+        && !store.follows(me, replied)?
+    {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+async fn home_timeline(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:statuses"])?;
+    let me = user.account.id;
+    let q = p.query()?;
+    let store = &state.store;
+    let keep = |id: Id| home_entry_visible(store, me, id);
+    let actor = state.timelines.get_or_start(me);
+    let ids = if is_first_page(&q) {
+        let hot =
+            actor.send(FetchHotPage).await.map_err(|_| ApiError::Internal("timeline actor unavailable".into()))??;
+        let mut ids = Vec::with_capacity(q.limit);
+        for id in &hot.ids {
+            if ids.len() == q.limit {
+                break;
+            }
+            if keep(*id)? {
+                ids.push(*id);
+            }
+        }
+        if ids.len() < q.limit && !hot.complete {
+            let rest = PageQuery { max_id: hot.ids.last().copied(), limit: q.limit - ids.len(), ..q };
+            ids.extend(store.home_page(me, &rest, keep)?);
+        }
+        ids
+    } else {
+        store.home_page(me, &q, keep)?
+    };
+    status_page(&req, &state, Some(me), &ids)
+}
+
+#[derive(Deserialize)]
+struct PublicParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    remote: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    only_media: Option<bool>,
+}
+
+fn viewer_of(caller: &MaybeCaller) -> Option<Id> {
+    caller.0.as_ref().and_then(|p| p.user_id)
+}
+
+fn exists(store: &Store, id: Id) -> Result<bool, StorageError> {
+    Ok(store.status(id)?.is_some())
+}
+
+async fn public_timeline(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    Params(p): Params<PublicParams>,
+) -> Result<HttpResponse, ApiError> {
+    let q = p.page.query()?;
+    // Everything here is local and there is no media yet.
+    let ids = if p.remote == Some(true) || p.only_media == Some(true) {
+        vec![]
+    } else {
+        state.store.public_page(&q, |id| exists(&state.store, id))?
+    };
+    status_page(&req, &state, viewer_of(&caller), &ids)
+}
+
+fn valid_tag(name: &str) -> Option<String> {
+    let name = name.trim_start_matches('#');
+    let ok = !name.is_empty() && name.chars().count() <= 100 && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    ok.then(|| name.to_lowercase())
+}
+
+async fn tag_timeline(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+    Params(p): Params<PublicParams>,
+) -> Result<HttpResponse, ApiError> {
+    let q = p.page.query()?;
+    let ids = match valid_tag(&path) {
+        Some(tag) if p.remote != Some(true) && p.only_media != Some(true) => {
+            state.store.tag_page(&tag, &q, |id| exists(&state.store, id))?
+        }
+        _ => vec![],
+    };
+    status_page(&req, &state, viewer_of(&caller), &ids)
+}
+
+async fn get_tag(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tag = valid_tag(&path).ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "name": tag,
+        "url": format!("{}/tags/{tag}", state.base_url(&req)),
+        "history": [],
+        "following": false,
+    })))
+}
+
+#[derive(Deserialize)]
+struct AccountStatusParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    exclude_replies: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    exclude_reblogs: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    only_media: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pinned: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    tagged: Option<String>,
+}
+
+async fn account_statuses(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+    Params(p): Params<AccountStatusParams>,
+) -> Result<HttpResponse, ApiError> {
+    let author = state.store.account(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
+    let viewer = viewer_of(&caller);
+    let q = p.page.query()?;
+    let tagged = p.tagged.as_deref().and_then(valid_tag);
+    let store = &state.store;
+    let keep = |id: Id| -> Result<bool, StorageError> {
+        let Some(s): Option<Status> = store.status(id)? else { return Ok(false) };
+        if p.exclude_replies == Some(true) && s.is_reply_to_other() {
+            return Ok(false);
+        }
+        if p.exclude_reblogs == Some(true) && s.reblog_of.is_some() {
+            return Ok(false);
+        }
+        if let Some(tag) = &tagged
+            && !s.tags.contains(tag)
+        {
+            return Ok(false);
+        }
+        store.can_view(viewer, &s)
+    };
+    let ids = if p.only_media == Some(true) || p.pinned == Some(true) {
+        vec![]
+    } else {
+        store.account_page(author.id, &q, keep)?
+    };
+    status_page(&req, &state, viewer, &ids)
+}

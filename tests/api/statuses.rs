@@ -1,0 +1,255 @@
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn post_read_and_delete_a_status() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    let status = app
+        .post_status(&alice, json!({"status": "Hello <world> @bob #Rust https://example.com/x\nline two", "language": "en", "spoiler_text": ""}))
+        .await;
+    for field in [
+        "id",
+        "uri",
+        "url",
+        "created_at",
+        "account",
+        "content",
+        "visibility",
+        "sensitive",
+        "spoiler_text",
+        "media_attachments",
+        "mentions",
+        "tags",
+        "emojis",
+        "reblogs_count",
+        "favourites_count",
+        "replies_count",
+        "in_reply_to_id",
+        "in_reply_to_account_id",
+        "reblog",
+        "language",
+        "edited_at",
+        "favourited",
+        "reblogged",
+        "bookmarked",
+        "muted",
+        "poll",
+        "card",
+    ] {
+        assert!(status.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(status["account"]["id"], alice_id);
+    assert_eq!(status["visibility"], "public");
+    assert_eq!(status["language"], "en");
+    let content = status["content"].as_str().unwrap();
+    assert!(content.starts_with("<p>Hello &lt;world&gt; <span class=\"h-card\""), "{content}");
+    assert!(content.contains("class=\"mention hashtag\"") && content.contains("<br />line two"), "{content}");
+    assert_eq!(status["mentions"][0]["username"], "bob");
+    assert_eq!(status["tags"][0]["name"], "rust");
+    let id = status["id"].as_str().unwrap();
+    assert_eq!(ok_json(app.get(&format!("/api/v1/statuses/{id}"), None).await).await["id"], id);
+    assert_eq!(ok_json(app.me(&alice).await).await["statuses_count"], 1);
+    // Only the author deletes; a stranger gets 404 and nothing changes.
+    json_with(
+        app.client.delete(app.url(&format!("/api/v1/statuses/{id}"))).bearer_auth(&bob).send().await.unwrap(),
+        404,
+    )
+    .await;
+    let deleted = ok_json(
+        app.client.delete(app.url(&format!("/api/v1/statuses/{id}"))).bearer_auth(&alice).send().await.unwrap(),
+    )
+    .await;
+    assert!(deleted["text"].as_str().unwrap().starts_with("Hello <world>"));
+    json_with(app.get(&format!("/api/v1/statuses/{id}"), None).await, 404).await;
+    assert_eq!(ok_json(app.me(&alice).await).await["statuses_count"], 0);
+    json_with(app.get("/api/v1/statuses/notanumber", None).await, 404).await;
+}
+
+#[actix_web::test]
+async fn status_validation() {
+    let app = spawn_with(|s| s.instance.max_characters = 30).await;
+    let (alice, _) = app.user("alice").await;
+    let post = |body: serde_json::Value| {
+        let (app, alice) = (&app, alice.clone());
+        async move { app.post_json("/api/v1/statuses", Some(&alice), &body).await }
+    };
+    assert_eq!(json_with(post(json!({"status": "   "})).await, 422).await["details"]["text"][0]["error"], "ERR_BLANK");
+    let body = json_with(post(json!({"status": "x".repeat(31)})).await, 422).await;
+    assert_eq!(body["details"]["text"][0]["error"], "ERR_TOO_LONG");
+    // A URL counts 23 characters whatever its length.
+    let url = format!("https://example.com/{}", "a".repeat(200));
+    ok_json(post(json!({"status": format!("see {url}")})).await).await;
+    json_with(post(json!({"status": "x", "visibility": "secret"})).await, 422).await;
+    json_with(post(json!({"status": "x", "in_reply_to_id": "12345"})).await, 404).await;
+    json_with(app.post_json("/api/v1/statuses", None, &json!({"status": "x"})).await, 401).await;
+    // NUL, RTL marks, joiners and emoji round-trip.
+    let text = "a\u{0}b\u{202e}c\u{200d}d 👩‍👩‍👧";
+    let s = ok_json(post(json!({"status": text})).await).await;
+    let id = s["id"].as_str().unwrap();
+    let deleted = ok_json(
+        app.client.delete(app.url(&format!("/api/v1/statuses/{id}"))).bearer_auth(&alice).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(deleted["text"], text);
+}
+
+#[actix_web::test]
+async fn idempotency_key_returns_the_same_status() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let send = |key: &'static str| {
+        app.client
+            .post(app.url("/api/v1/statuses"))
+            .bearer_auth(&alice)
+            .header("Idempotency-Key", key)
+            .json(&json!({"status": "once"}))
+            .send()
+    };
+    let a = ok_json(send("k1").await.unwrap()).await;
+    let b = ok_json(send("k1").await.unwrap()).await;
+    let c = ok_json(send("k2").await.unwrap()).await;
+    assert_eq!(a["id"], b["id"]);
+    assert_ne!(a["id"], c["id"]);
+    assert_eq!(ok_json(app.me(&alice).await).await["statuses_count"], 2);
+}
+
+#[actix_web::test]
+async fn replies_and_context() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    let (carol, _) = app.user("carol").await;
+    let root = app.say(&alice, "root").await;
+    let r1 = app.post_status(&bob, json!({"status": "@alice reply one", "in_reply_to_id": root})).await;
+    assert_eq!(r1["in_reply_to_id"], root);
+    assert_eq!(r1["in_reply_to_account_id"], alice_id);
+    let r1 = r1["id"].as_str().unwrap().to_owned();
+    let r11 = app.post_status(&alice, json!({"status": "nested", "in_reply_to_id": r1})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r2 = app.post_status(&carol, json!({"status": "reply two", "in_reply_to_id": root})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = app
+        .post_status(&carol, json!({"status": "@bob direct reply", "in_reply_to_id": root, "visibility": "direct"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root_status = ok_json(app.get(&format!("/api/v1/statuses/{root}"), None).await).await;
+    assert_eq!(root_status["replies_count"], 3);
+    let ctx = ok_json(app.get(&format!("/api/v1/statuses/{root}/context"), None).await).await;
+    let ids: Vec<&str> = ctx["descendants"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![r1.as_str(), r11.as_str(), r2.as_str()], "logged out: no direct reply");
+    let ctx = ok_json(app.get(&format!("/api/v1/statuses/{root}/context"), Some(&bob)).await).await;
+    assert_eq!(ctx["descendants"].as_array().unwrap().len(), 4, "bob is mentioned in the direct reply");
+    let ctx = ok_json(app.get(&format!("/api/v1/statuses/{r11}/context"), None).await).await;
+    let ancestors: Vec<&str> = ctx["ancestors"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ancestors, vec![root.as_str(), r1.as_str()]);
+    // A stranger cannot see the direct reply or its context.
+    json_with(app.get(&format!("/api/v1/statuses/{secret}"), Some(&alice)).await, 404).await;
+    json_with(app.get(&format!("/api/v1/statuses/{secret}/context"), None).await, 404).await;
+    // Deleting a reply keeps replies_count exact.
+    ok_json(app.client.delete(app.url(&format!("/api/v1/statuses/{r2}"))).bearer_auth(&carol).send().await.unwrap())
+        .await;
+    assert_eq!(ok_json(app.get(&format!("/api/v1/statuses/{root}"), None).await).await["replies_count"], 2);
+}
+
+#[actix_web::test]
+async fn private_and_direct_posts_reach_only_their_audience() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (follower, _) = app.user("follower").await;
+    let (mentioned, _) = app.user("mentioned").await;
+    let (stranger, _) = app.user("stranger").await;
+    app.follow(&follower, &alice_id).await;
+    let private = app.post_status(&alice, json!({"status": "for followers @mentioned", "visibility": "private"})).await
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let direct = app.post_status(&alice, json!({"status": "@mentioned only you", "visibility": "direct"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = |id: &str| format!("/api/v1/statuses/{id}");
+    ok_json(app.get(&path(&private), Some(&follower)).await).await;
+    ok_json(app.get(&path(&private), Some(&mentioned)).await).await;
+    json_with(app.get(&path(&private), Some(&stranger)).await, 404).await;
+    json_with(app.get(&path(&private), None).await, 404).await;
+    ok_json(app.get(&path(&direct), Some(&mentioned)).await).await;
+    json_with(app.get(&path(&direct), Some(&follower)).await, 404).await;
+    json_with(app.get(&path(&direct), None).await, 404).await;
+    // Strangers cannot reblog, delete or reply to what they cannot see.
+    json_with(app.post_json(&format!("{}/reblog", path(&private)), Some(&stranger), &json!({})).await, 404).await;
+    json_with(
+        app.post_json("/api/v1/statuses", Some(&stranger), &json!({"status": "x", "in_reply_to_id": direct})).await,
+        404,
+    )
+    .await;
+    json_with(app.client.delete(app.url(&path(&private))).bearer_auth(&follower).send().await.unwrap(), 404).await;
+    // Followers may not reblog a private post either.
+    json_with(app.post_json(&format!("{}/reblog", path(&private)), Some(&follower), &json!({})).await, 403).await;
+    // Account timelines show each viewer only what they may see.
+    let account = format!("/api/v1/accounts/{alice_id}/statuses");
+    assert_eq!(app.page_ids(&account, None).await, Vec::<String>::new());
+    assert_eq!(app.page_ids(&account, Some(&follower)).await, vec![private.clone()]);
+    assert_eq!(app.page_ids(&account, Some(&mentioned)).await, vec![direct.clone(), private.clone()]);
+    assert_eq!(app.page_ids(&account, Some(&alice)).await, vec![direct, private]);
+}
+
+#[actix_web::test]
+async fn reblogs_are_idempotent_and_counted() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, bob_id) = app.user("bob").await;
+    let (carol, _) = app.user("carol").await;
+    app.follow(&carol, &bob_id).await;
+    let original = app.say(&alice, "reblog me").await;
+    let wrapper =
+        ok_json(app.post_json(&format!("/api/v1/statuses/{original}/reblog"), Some(&bob), &json!({})).await).await;
+    assert_eq!(wrapper["reblog"]["id"], original);
+    assert_eq!(wrapper["reblogged"], true);
+    let again =
+        ok_json(app.post_json(&format!("/api/v1/statuses/{original}/reblog"), Some(&bob), &json!({})).await).await;
+    assert_eq!(again["id"], wrapper["id"]);
+    // masto.js sends these with no body and no Content-Type.
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/statuses/{original}/reblog")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok_json(res).await["id"], wrapper["id"]);
+    let seen = ok_json(app.get(&format!("/api/v1/statuses/{original}"), Some(&bob)).await).await;
+    assert_eq!((seen["reblogs_count"].as_u64(), seen["reblogged"].as_bool()), (Some(1), Some(true)));
+    // The reblog reaches bob's follower.
+    let wrapper_id = wrapper["id"].as_str().unwrap().to_owned();
+    assert_eq!(eventually_home(&app, &carol, &[&wrapper_id]).await, vec![wrapper_id.clone()]);
+    let undone =
+        ok_json(app.post_json(&format!("/api/v1/statuses/{original}/unreblog"), Some(&bob), &json!({})).await).await;
+    assert_eq!((undone["reblogs_count"].as_u64(), undone["reblogged"].as_bool()), (Some(0), Some(false)));
+    ok_json(app.post_json(&format!("/api/v1/statuses/{original}/unreblog"), Some(&bob), &json!({})).await).await;
+    json_with(app.get(&format!("/api/v1/statuses/{wrapper_id}"), None).await, 404).await;
+    assert_eq!(app.page_ids("/api/v1/timelines/home", Some(&carol)).await, Vec::<String>::new());
+}
+
+/// Home timeline ids once the expected ones arrived (fan-out runs after the
+/// acknowledgement); bounded wait, never a timing assertion.
+pub async fn eventually_home(app: &TestApp, token: &str, expected: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        ids = app.page_ids("/api/v1/timelines/home?limit=40", Some(token)).await;
+        if expected.iter().all(|e| ids.iter().any(|i| i == e)) {
+            return ids;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ids
+}
