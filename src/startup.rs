@@ -14,7 +14,7 @@ use actix_web::middleware::{ErrorHandlers, NormalizePath};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::actors::{FanoutRouter, SessionJanitor, StopJanitor, TimelineRegistry};
+use crate::actors::{FanoutRouter, SessionJanitor, Shutdown, TimelineRegistry};
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::error::Error;
@@ -27,6 +27,7 @@ pub struct Application {
     store: Store,
     auth: Arc<AuthService>,
     janitor: Addr<SessionJanitor>,
+    router: Addr<FanoutRouter>,
 }
 
 impl Application {
@@ -57,7 +58,7 @@ impl Application {
             settings: Arc::new(settings),
             store: store.clone(),
             auth: auth.clone(),
-            router,
+            router: router.clone(),
             timelines,
         });
         let server = HttpServer::new(move || {
@@ -86,7 +87,7 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, host = %server_settings.host, "starling listening");
-        Ok(Self { port, server, store, auth, janitor })
+        Ok(Self { port, server, store, auth, janitor, router })
     }
 
     pub fn port(&self) -> u16 {
@@ -103,9 +104,10 @@ impl Application {
 
     /// Serves until stopped, then stops the actors and flushes storage.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        let Self { server, store, janitor, .. } = self;
+        let Self { server, store, janitor, router, .. } = self;
         server.await?;
-        let _ = janitor.send(StopJanitor).await;
+        let _ = janitor.send(Shutdown).await;
+        let _ = router.send(Shutdown).await;
         store.flush_blocking()?;
         tracing::info!("starling stopped; storage flushed");
         Ok(())

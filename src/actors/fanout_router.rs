@@ -147,6 +147,14 @@ impl Handler<Fanout> for FanoutRouter {
     }
 }
 
+impl Handler<super::Shutdown> for FanoutRouter {
+    type Result = ();
+
+    fn handle(&mut self, _: super::Shutdown, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
 impl Handler<ReplayPending> for FanoutRouter {
     type Result = ();
 

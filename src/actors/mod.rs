@@ -9,5 +9,11 @@ pub mod session_janitor;
 pub mod timeline;
 
 pub use fanout_router::{Fanout, FanoutRouter, ReplayPending};
-pub use session_janitor::{SessionJanitor, StopJanitor};
+pub use session_janitor::SessionJanitor;
+
+/// Sent by the `Application` at shutdown to the node's long-lived actors, so they let go
+/// of the store and the database can close.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
 pub use timeline::{TimelineActor, TimelineRegistry};

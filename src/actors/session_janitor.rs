@@ -1,13 +1,14 @@
 //! `SessionJanitor`: every `auth.session_sweep_interval_secs` it removes expired auth
 //! sessions, stale refresh tokens and authorization codes, and writes back last-use
-//! times. State: the auth service and the interval. Messages: [`StopJanitor`]. Its
-//! address is held by the `Application`; it stops on `StopJanitor` at shutdown.
+//! times. State: the auth service and the interval. Messages: [`Shutdown`]. Its
+//! address is held by the `Application`; it stops on `Shutdown`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::Shutdown;
 use crate::auth::AuthService;
 
 pub struct SessionJanitor {
@@ -50,15 +51,10 @@ impl Actor for SessionJanitor {
     }
 }
 
-/// Sent by the application at shutdown.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopJanitor;
-
-impl Handler<StopJanitor> for SessionJanitor {
+impl Handler<Shutdown> for SessionJanitor {
     type Result = ();
 
-    fn handle(&mut self, _: StopJanitor, ctx: &mut Self::Context) {
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
         ctx.stop();
     }
 }

@@ -13,3 +13,4 @@ mod oauth;
 mod restart;
 mod sessions;
 mod statuses;
+mod timelines;

@@ -1,0 +1,202 @@
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::statuses::eventually_home;
+
+/// Follows `rel="next"` links from `path` and returns every id, checking that each
+/// `next` URL is absolute and carries `max_id`.
+pub async fn all_pages(app: &TestApp, path: &str, token: Option<&str>) -> Vec<String> {
+    let mut url = app.url(path);
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        let mut req = app.client.get(&url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let link = res.headers().get("link").map(|v| v.to_str().unwrap().to_owned());
+        let body = ok_json(res).await;
+        let page: Vec<String> = body.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+        if page.is_empty() {
+            assert!(link.is_none(), "an empty page has no Link header");
+            return ids;
+        }
+        let link = link.expect("a non-empty page has a Link header");
+        let next = link.split(", ").find(|p| p.ends_with("rel=\"next\"")).expect("rel=next");
+        let next = next.trim_start_matches('<').split('>').next().unwrap().to_owned();
+        assert!(next.starts_with("http://") && next.contains("max_id="), "{next}");
+        assert!(link.contains("rel=\"prev\"") && link.contains("min_id="), "{link}");
+        ids.extend(page);
+        url = next;
+    }
+    panic!("too many pages");
+}
+
+#[actix_web::test]
+async fn home_timeline_fans_out_and_pages_without_gaps() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, bob_id) = app.user("bob").await;
+    app.follow(&alice, &bob_id).await;
+    let mut posted = Vec::new();
+    for i in 0..7 {
+        posted.push(app.say(&bob, &format!("post {i}")).await);
+    }
+    posted.reverse();
+    let refs: Vec<&str> = posted.iter().map(String::as_str).collect();
+    eventually_home(&app, &alice, &refs).await;
+    assert_eq!(all_pages(&app, "/api/v1/timelines/home?limit=3", Some(&alice)).await, posted);
+    // Newer posts arriving while paging never cause duplicates or gaps below the first page.
+    let first = app.page_ids("/api/v1/timelines/home?limit=3", Some(&alice)).await;
+    for i in 0..5 {
+        app.say(&bob, &format!("late {i}")).await;
+    }
+    let rest =
+        all_pages(&app, &format!("/api/v1/timelines/home?limit=2&max_id={}", first.last().unwrap()), Some(&alice))
+            .await;
+    let mut seen: Vec<String> = first.clone();
+    seen.extend(rest);
+    assert_eq!(seen, posted);
+    // min_id: the page just above a cursor, newest first.
+    let above = app.page_ids(&format!("/api/v1/timelines/home?min_id={}&limit=2", posted[3]), Some(&alice)).await;
+    assert_eq!(above, vec![posted[1].clone(), posted[2].clone()]);
+    let since = app.page_ids(&format!("/api/v1/timelines/home?since_id={}&limit=40", posted[1]), Some(&alice)).await;
+    assert_eq!(since.len(), 6, "5 late posts and posted[0]");
+    // Limits are clamped; forged cursors are 400.
+    for (q, n) in [("limit=-1", 1), ("limit=0", 1), ("limit=1000000000", 12), ("limit=x", 12)] {
+        assert_eq!(app.page_ids(&format!("/api/v1/timelines/home?{q}"), Some(&alice)).await.len(), n.min(20), "{q}");
+    }
+    json_with(app.get("/api/v1/timelines/home?max_id=abc", Some(&alice)).await, 400).await;
+    json_with(app.get("/api/v1/timelines/home", None).await, 401).await;
+}
+
+#[actix_web::test]
+async fn follow_merges_and_unfollow_removes() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, bob_id) = app.user("bob").await;
+    let (carol, carol_id) = app.user("carol").await;
+    let b1 = app.say(&bob, "before the follow").await;
+    let rel = app.follow(&alice, &bob_id).await;
+    assert_eq!((rel["following"].as_bool(), rel["followed_by"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(app.page_ids("/api/v1/timelines/home", Some(&alice)).await, vec![b1.clone()]);
+    // A reply from bob to carol shows only once alice follows carol too.
+    let c1 = app.say(&carol, "carol speaks").await;
+    let reply = app.post_status(&bob, json!({"status": "@carol yes", "in_reply_to_id": c1})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let self_reply = app.post_status(&bob, json!({"status": "thread", "in_reply_to_id": b1})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ids = eventually_home(&app, &alice, &[&self_reply]).await;
+    assert_eq!(ids, vec![self_reply.clone(), b1.clone()]);
+    app.follow(&alice, &carol_id).await;
+    let ids = eventually_home(&app, &alice, &[&reply, &c1]).await;
+    assert_eq!(ids, vec![self_reply.clone(), reply.clone(), c1.clone(), b1.clone()]);
+    // Own posts are in one's own home; counts are exact.
+    let mine = app.say(&alice, "mine").await;
+    eventually_home(&app, &alice, &[&mine]).await;
+    assert_eq!(ok_json(app.me(&alice).await).await["following_count"], 2);
+    assert_eq!(ok_json(app.get(&format!("/api/v1/accounts/{bob_id}"), None).await).await["followers_count"], 1);
+    let rels =
+        ok_json(app.get(&format!("/api/v1/accounts/relationships?id[]={alice_id}&id[]=999"), Some(&bob)).await).await;
+    assert_eq!(rels.as_array().unwrap().len(), 1, "unknown ids are left out");
+    assert_eq!((rels[0]["followed_by"].as_bool(), rels[0]["following"].as_bool()), (Some(true), Some(false)));
+    let followers = ok_json(app.get(&format!("/api/v1/accounts/{bob_id}/followers"), None).await).await;
+    assert_eq!(followers[0]["id"], alice_id);
+    let following = ok_json(app.get(&format!("/api/v1/accounts/{alice_id}/following"), None).await).await;
+    assert_eq!(following.as_array().unwrap().len(), 2);
+    // Following twice is harmless.
+    app.follow(&alice, &bob_id).await;
+    assert_eq!(ok_json(app.me(&alice).await).await["following_count"], 2);
+    let rel =
+        ok_json(app.post_json(&format!("/api/v1/accounts/{bob_id}/unfollow"), Some(&alice), &json!({})).await).await;
+    assert_eq!(rel["following"], false);
+    let ids = app.page_ids("/api/v1/timelines/home", Some(&alice)).await;
+    assert_eq!(ids, vec![mine, c1], "bob's posts left, and so did his reply to carol");
+    json_with(app.post_json(&format!("/api/v1/accounts/{alice_id}/follow"), Some(&alice), &json!({})).await, 403).await;
+    json_with(app.post_json("/api/v1/accounts/123/follow", Some(&alice), &json!({})).await, 404).await;
+}
+
+#[actix_web::test]
+async fn public_and_tag_timelines_and_deletes() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    app.follow(&bob, &alice_id).await;
+    let public = app.say(&alice, "hello #Birds").await;
+    let unlisted = app.post_status(&alice, json!({"status": "quiet #birds", "visibility": "unlisted"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let private = app.post_status(&alice, json!({"status": "private #birds", "visibility": "private"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = app.post_status(&bob, json!({"status": "@alice #birds reply", "in_reply_to_id": public})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expected_public = vec![public.clone()];
+    assert_eq!(app.page_ids("/api/v1/timelines/public", None).await, expected_public);
+    assert_eq!(app.page_ids("/api/v1/timelines/public?local=true", Some(&bob)).await, expected_public);
+    assert_eq!(app.page_ids("/api/v1/timelines/public?remote=true", None).await, Vec::<String>::new());
+    let tagged = app.page_ids("/api/v1/timelines/tag/BIRDS", None).await;
+    assert_eq!(tagged, vec![reply.clone(), public.clone()], "tag timelines hold public posts only");
+    let tag = ok_json(app.get("/api/v1/tags/Birds", None).await).await;
+    assert_eq!(tag["name"], "birds");
+    json_with(app.get("/api/v1/tags/bad%20tag", None).await, 404).await;
+    let home = eventually_home(&app, &bob, &[&public, &unlisted, &private, &reply]).await;
+    assert_eq!(home, vec![reply.clone(), private.clone(), unlisted.clone(), public.clone()]);
+    // A deleted status leaves every timeline and context.
+    ok_json(
+        app.client.delete(app.url(&format!("/api/v1/statuses/{public}"))).bearer_auth(&alice).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(app.page_ids("/api/v1/timelines/public", None).await, Vec::<String>::new());
+    assert_eq!(app.page_ids("/api/v1/timelines/tag/birds", None).await, vec![reply.clone()]);
+    let mut home = app.page_ids("/api/v1/timelines/home", Some(&bob)).await;
+    for _ in 0..50 {
+        if !home.contains(&public) {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        home = app.page_ids("/api/v1/timelines/home", Some(&bob)).await;
+    }
+    assert_eq!(home, vec![reply.clone(), private, unlisted]);
+    let ctx = ok_json(app.get(&format!("/api/v1/statuses/{reply}/context"), None).await).await;
+    assert_eq!(ctx["ancestors"].as_array().unwrap().len(), 0);
+    // Account timeline filters.
+    let path = format!("/api/v1/accounts/{alice_id}/statuses");
+    let ids: HashSet<String> = app.page_ids(&path, Some(&bob)).await.into_iter().collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(app.page_ids(&format!("{path}?only_media=true"), None).await, Vec::<String>::new());
+}
+
+#[actix_web::test]
+async fn fan_out_interrupted_before_it_ran_completes_after_restart() {
+    // The router is paused: posts are acknowledged (durable, with their fan-out job)
+    // but not delivered. Then the server stops and starts normally.
+    let app = spawn_with(|s| s.fanout.paused = true).await;
+    let (author, author_id) = app.user("author").await;
+    let mut followers = Vec::new();
+    for i in 0..5 {
+        let (token, _) = app.user(&format!("f{i}")).await;
+        app.follow(&token, &author_id).await;
+        followers.push(token);
+    }
+    let post = app.say(&author, "did everyone get this?").await;
+    for f in &followers {
+        assert!(app.page_ids("/api/v1/timelines/home", Some(f)).await.is_empty(), "fan-out should be paused");
+    }
+    let mut app = app;
+    app.settings.fanout.paused = false;
+    let app = app.restart().await;
+    for f in &followers {
+        assert_eq!(eventually_home(&app, f, &[&post]).await, vec![post.clone()]);
+    }
+}
