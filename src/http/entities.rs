@@ -159,9 +159,13 @@ impl<'a> StatusRenderer<'a> {
             None => None,
         };
         let counters = self.store.counters(s.id)?;
-        let reblogged = match self.viewer {
-            Some(v) if s.reblog_of.is_none() => self.store.reblog_by(s.id, v)?.is_some(),
-            _ => false,
+        let (reblogged, favourited, bookmarked) = match self.viewer {
+            Some(v) if s.reblog_of.is_none() => (
+                self.store.reblog_by(s.id, v)?.is_some(),
+                self.store.has_mark(crate::storage::Mark::Favourite, v, s.id)?,
+                self.store.has_mark(crate::storage::Mark::Bookmark, v, s.id)?,
+            ),
+            _ => (false, false, false),
         };
         let username = author["username"].as_str().unwrap_or_default().to_owned();
         let domain = self.domain.clone();
@@ -186,7 +190,7 @@ impl<'a> StatusRenderer<'a> {
             s.tags.iter().map(|t| json!({ "name": t, "url": format!("{}/tags/{t}", self.base_url) })).collect();
         let (favourited, reblogged, bookmarked) = match &reblog {
             Some(r) => (r["favourited"].clone(), r["reblogged"].clone(), r["bookmarked"].clone()),
-            None => (json!(false), json!(reblogged), json!(false)),
+            None => (json!(favourited), json!(reblogged), json!(bookmarked)),
         };
         Ok(Some(json!({
             "id": s.id.to_string(),

@@ -1,6 +1,8 @@
-//! Follows: follow, unfollow, relationships, followers and following. Following someone
-//! merges their statuses into your home timeline; unfollowing takes them out; both are
-//! done before the answer, so the next home read reflects them.
+//! Follows, follow requests, blocks and mutes: follow, unfollow, relationships,
+//! followers, following, `/follow_requests` with authorize and reject, block, unblock,
+//! mute, unmute, `/blocks` and `/mutes`. Following someone merges their statuses into
+//! your home timeline and unfollowing takes them out, before the answer, so the next
+//! home read reflects it. A block ends follows (and requests) both ways.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -10,24 +12,35 @@ use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
 use super::entities;
 use super::error::ApiError;
+use super::notifications::notify;
 use super::pagination::{PageParams, link_header};
 use super::params::{Params, de};
 use super::statuses::parse_id;
 use crate::actors::timeline::Reload;
-use crate::domain::Id;
-use crate::storage::{StorageError, Store, keys, timelines::page_ids};
+use crate::domain::{Account, Id};
+use crate::storage::{NotificationKind, StorageError, Store, keys, timelines::page_ids};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/accounts/relationships", web::get().to(relationships))
         .route("/api/v1/accounts/{id}/follow", web::post().to(follow))
         .route("/api/v1/accounts/{id}/unfollow", web::post().to(unfollow))
+        .route("/api/v1/accounts/{id}/block", web::post().to(block))
+        .route("/api/v1/accounts/{id}/unblock", web::post().to(unblock))
+        .route("/api/v1/accounts/{id}/mute", web::post().to(mute))
+        .route("/api/v1/accounts/{id}/unmute", web::post().to(unmute))
         .route("/api/v1/accounts/{id}/followers", web::get().to(followers))
-        .route("/api/v1/accounts/{id}/following", web::get().to(following));
+        .route("/api/v1/accounts/{id}/following", web::get().to(following))
+        .route("/api/v1/follow_requests", web::get().to(follow_requests))
+        .route("/api/v1/follow_requests/{id}/authorize", web::post().to(authorize_request))
+        .route("/api/v1/follow_requests/{id}/reject", web::post().to(reject_request))
+        .route("/api/v1/blocks", web::get().to(list_blocks))
+        .route("/api/v1/mutes", web::get().to(list_mutes));
 }
 
 /// The Relationship entity between `me` and `other`.
 pub fn relationship(store: &Store, me: Id, other: Id) -> Result<Value, StorageError> {
     let following = store.follows(me, other)?;
+    let muting = store.mutes(me, other)?;
     Ok(json!({
         "id": other.to_string(),
         "following": following,
@@ -35,16 +48,42 @@ pub fn relationship(store: &Store, me: Id, other: Id) -> Result<Value, StorageEr
         "notifying": false,
         "languages": Value::Null,
         "followed_by": store.follows(other, me)?,
-        "blocking": false,
-        "blocked_by": false,
-        "muting": false,
-        "muting_notifications": false,
-        "requested": false,
-        "requested_by": false,
+        "blocking": store.blocks(me, other)?,
+        "blocked_by": store.blocks(other, me)?,
+        "muting": muting,
+        "muting_notifications": muting,
+        "requested": store.follow_requested(me, other)?,
+        "requested_by": store.follow_requested(other, me)?,
         "domain_blocking": false,
         "endorsed": false,
         "note": "",
     }))
+}
+
+fn other_account(state: &AppState, raw: &str) -> Result<Account, ApiError> {
+    state.store.account(parse_id(raw)?)?.ok_or(ApiError::NotFound)
+}
+
+/// Makes `follower` follow `followee` now: the follow, the merge into the home
+/// timeline, the notification; durable on return.
+async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result<(), ApiError> {
+    if state.store.follow(follower, followee).await? {
+        state.store.merge_author_into(follower, followee)?;
+        notify(&state.store, followee, NotificationKind::Follow, follower, None)?;
+        state.store.durable().await?;
+        state.timelines.notify(follower, Reload);
+    }
+    Ok(())
+}
+
+async fn stop_following(state: &AppState, follower: Id, followee: Id) -> Result<(), ApiError> {
+    state.store.set_follow_request(followee, follower, false).await?;
+    if state.store.unfollow(follower, followee).await? {
+        state.store.unmerge_author_from(follower, followee)?;
+        state.store.durable().await?;
+        state.timelines.notify(follower, Reload);
+    }
+    Ok(())
 }
 
 async fn follow(
@@ -54,14 +93,22 @@ async fn follow(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:follows", "follow"])?;
     let me = user.account.id;
-    let target = state.store.account(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
+    let target = other_account(&state, &path)?;
     if target.id == me {
         return Err(ApiError::Forbidden("You cannot follow yourself".into()));
     }
-    if state.store.follow(me, target.id).await? {
-        state.store.merge_author_into(me, target.id)?;
-        state.store.durable().await?;
-        state.timelines.notify(me, Reload);
+    if state.store.blocks(target.id, me)? || state.store.blocks(me, target.id)? {
+        return Err(ApiError::Forbidden("This action is not allowed".into()));
+    }
+    if state.store.follows(me, target.id)? {
+        // Already following: nothing to do.
+    } else if target.locked {
+        if state.store.set_follow_request(target.id, me, true).await? {
+            notify(&state.store, target.id, NotificationKind::FollowRequest, me, None)?;
+            state.store.durable().await?;
+        }
+    } else {
+        start_following(&state, me, target.id).await?;
     }
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
@@ -73,12 +120,65 @@ async fn unfollow(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:follows", "follow"])?;
     let me = user.account.id;
-    let target = state.store.account(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
-    if state.store.unfollow(me, target.id).await? {
-        state.store.unmerge_author_from(me, target.id)?;
-        state.store.durable().await?;
-        state.timelines.notify(me, Reload);
+    let target = other_account(&state, &path)?;
+    stop_following(&state, me, target.id).await?;
+    Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
+}
+
+async fn block(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:blocks", "follow"])?;
+    let me = user.account.id;
+    let target = other_account(&state, &path)?;
+    if target.id == me {
+        return Err(ApiError::Forbidden("You cannot block yourself".into()));
     }
+    state.store.set_block(me, target.id, true).await?;
+    stop_following(&state, me, target.id).await?;
+    stop_following(&state, target.id, me).await?;
+    state.timelines.notify(target.id, Reload);
+    Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
+}
+
+async fn unblock(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:blocks", "follow"])?;
+    let me = user.account.id;
+    let target = other_account(&state, &path)?;
+    state.store.set_block(me, target.id, false).await?;
+    Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
+}
+
+async fn mute(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:mutes", "follow"])?;
+    let me = user.account.id;
+    let target = other_account(&state, &path)?;
+    if target.id == me {
+        return Err(ApiError::Forbidden("You cannot mute yourself".into()));
+    }
+    state.store.set_mute(me, target.id, true).await?;
+    Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
+}
+
+async fn unmute(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:mutes", "follow"])?;
+    let me = user.account.id;
+    let target = other_account(&state, &path)?;
+    state.store.set_mute(me, target.id, false).await?;
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
 
@@ -105,25 +205,17 @@ async fn relationships(
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn account_list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    raw_id: &str,
-    p: PageParams,
-    tree: &sled::Tree,
-) -> Result<HttpResponse, ApiError> {
-    let owner = state.store.account(parse_id(raw_id)?)?.ok_or(ApiError::NotFound)?;
-    let q = p.query()?;
-    let ids = page_ids(tree, &keys::id_key(owner.id), &q, |_| Ok(true))?;
-    let base = state.base_url(&req);
+/// Renders a page of account ids with its `Link` header.
+fn account_page(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Result<HttpResponse, ApiError> {
+    let base = state.base_url(req);
     let mut accounts = Vec::new();
-    for id in &ids {
+    for id in ids {
         if let Some(a) = state.store.account(*id)? {
             accounts.push(entities::account(&a, &base));
         }
     }
     let mut response = HttpResponse::Ok();
-    if let Some(link) = link_header(&req, &state, &ids) {
+    if let Some(link) = link_header(req, state, ids) {
         response.insert_header(("Link", link));
     }
     Ok(response.json(accounts))
@@ -136,8 +228,9 @@ async fn followers(
     path: web::Path<String>,
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let tree = state.store.trees.userid_followers.clone();
-    account_list(req, state, &path, p, &tree).await
+    let owner = other_account(&state, &path)?;
+    let ids = page_ids(&state.store.trees.userid_followers, &keys::id_key(owner.id), &p.query()?, |_| Ok(true))?;
+    account_page(&req, &state, &ids)
 }
 
 async fn following(
@@ -147,6 +240,69 @@ async fn following(
     path: web::Path<String>,
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let tree = state.store.trees.userid_following.clone();
-    account_list(req, state, &path, p, &tree).await
+    let owner = other_account(&state, &path)?;
+    let ids = page_ids(&state.store.trees.userid_following, &keys::id_key(owner.id), &p.query()?, |_| Ok(true))?;
+    account_page(&req, &state, &ids)
+}
+
+async fn follow_requests(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:follows", "follow"])?;
+    let ids = state.store.follow_requests_page(user.account.id, &p.query()?)?;
+    account_page(&req, &state, &ids)
+}
+
+async fn authorize_request(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:follows", "follow"])?;
+    let me = user.account.id;
+    let requester = other_account(&state, &path)?;
+    if !state.store.set_follow_request(me, requester.id, false).await? {
+        return Err(ApiError::NotFound);
+    }
+    start_following(&state, requester.id, me).await?;
+    Ok(HttpResponse::Ok().json(relationship(&state.store, me, requester.id)?))
+}
+
+async fn reject_request(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:follows", "follow"])?;
+    let me = user.account.id;
+    let requester = other_account(&state, &path)?;
+    if !state.store.set_follow_request(me, requester.id, false).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::Ok().json(relationship(&state.store, me, requester.id)?))
+}
+
+async fn list_blocks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:blocks", "follow"])?;
+    let ids = state.store.blocked_page(user.account.id, &p.query()?)?;
+    account_page(&req, &state, &ids)
+}
+
+async fn list_mutes(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:mutes", "follow"])?;
+    let ids = state.store.muted_page(user.account.id, &p.query()?)?;
+    account_page(&req, &state, &ids)
 }

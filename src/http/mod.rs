@@ -10,6 +10,8 @@ pub mod error;
 pub mod follows;
 pub mod health;
 pub mod instance;
+pub mod interactions;
+pub mod notifications;
 pub mod oauth;
 pub mod pagination;
 pub mod params;
@@ -72,6 +74,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(timelines::configure)
         .configure(accounts::configure)
         .configure(statuses::configure)
+        .configure(interactions::configure)
+        .configure(notifications::configure)
         .configure(sessions::configure)
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
 }

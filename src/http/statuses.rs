@@ -10,13 +10,14 @@ use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
 use super::entities::StatusRenderer;
 use super::error::ApiError;
+use super::notifications::notify;
 use super::params::{Params, de};
 use crate::actors::Fanout;
 use crate::auth::sha256;
 use crate::domain::status::{Token, countable_length, extract_tags, tokenize};
 use crate::domain::time::now_millis;
 use crate::domain::{Id, Mention, Role, Status, ValidationError, Visibility};
-use crate::storage::{FanoutJob, StatusWriteError};
+use crate::storage::{FanoutJob, NotificationKind, StatusWriteError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/statuses", web::post().to(create_status))
@@ -156,6 +157,14 @@ async fn create_status(
         let earlier = state.store.status(id)?.ok_or(ApiError::NotFound)?;
         return one(&renderer, &earlier);
     }
+    for m in &status.mentions {
+        if state.store.can_view(Some(m.account_id), &status)? {
+            notify(&state.store, m.account_id, NotificationKind::Mention, me, Some(status.id))?;
+        }
+    }
+    if !status.mentions.is_empty() {
+        state.store.durable().await?;
+    }
     send_fanout(&state, FanoutJob::Publish(status.clone()));
     one(&renderer, &status)
 }
@@ -230,7 +239,7 @@ async fn status_context(
             break;
         }
         let Some(s) = store.status(id)? else { continue };
-        if !store.can_view(viewer, &s)? {
+        if !store.can_view(viewer, &s)? || viewer.map(|v| store.hides(v, s.account_id)).transpose()?.unwrap_or(false) {
             continue;
         }
         descendants.push(s.id);
@@ -289,6 +298,8 @@ async fn reblog(
     let renderer = renderer(&state, &req, Some(me));
     match state.store.create_status(&wrapper, None).await {
         Ok(_) => {
+            notify(&state.store, target.account_id, NotificationKind::Reblog, me, Some(target.id))?;
+            state.store.durable().await?;
             send_fanout(&state, FanoutJob::Publish(wrapper.clone()));
             one(&renderer, &wrapper)
         }

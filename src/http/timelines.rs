@@ -38,7 +38,13 @@ pub fn home_entry_visible(store: &Store, me: Id, id: Id) -> Result<bool, Storage
     if status.account_id == me {
         return Ok(true);
     }
-    if !store.follows(me, status.account_id)? {
+    if !store.follows(me, status.account_id)? || store.hides(me, status.account_id)? {
+        return Ok(false);
+    }
+    if let Some(original) = status.reblog_of
+        && let Some(o) = store.status(original)?
+        && store.hides(me, o.account_id)?
+    {
         return Ok(false);
     }
     if status.reblog_of.is_none()
@@ -101,8 +107,14 @@ fn viewer_of(caller: &MaybeCaller) -> Option<Id> {
     caller.0.as_ref().and_then(|p| p.user_id)
 }
 
-fn exists(store: &Store, id: Id) -> Result<bool, StorageError> {
-    Ok(store.status(id)?.is_some())
+/// For public and tag timelines: the status exists and, for a logged-in viewer, its
+/// author is not blocked or muted (either way for blocks).
+fn listed(store: &Store, viewer: Option<Id>, id: Id) -> Result<bool, StorageError> {
+    let Some(status) = store.status(id)? else { return Ok(false) };
+    match viewer {
+        Some(v) => Ok(!store.hides(v, status.account_id)?),
+        None => Ok(true),
+    }
 }
 
 async fn public_timeline(
@@ -116,7 +128,8 @@ async fn public_timeline(
     let ids = if p.remote == Some(true) || p.only_media == Some(true) {
         vec![]
     } else {
-        state.store.public_page(&q, |id| exists(&state.store, id))?
+        let viewer = viewer_of(&caller);
+        state.store.public_page(&q, |id| listed(&state.store, viewer, id))?
     };
     status_page(&req, &state, viewer_of(&caller), &ids)
 }
@@ -137,7 +150,8 @@ async fn tag_timeline(
     let q = p.page.query()?;
     let ids = match valid_tag(&path) {
         Some(tag) if p.remote != Some(true) && p.only_media != Some(true) => {
-            state.store.tag_page(&tag, &q, |id| exists(&state.store, id))?
+            let viewer = viewer_of(&caller);
+            state.store.tag_page(&tag, &q, |id| listed(&state.store, viewer, id))?
         }
         _ => vec![],
     };

@@ -12,6 +12,9 @@ pub mod codec;
 pub mod flusher;
 pub mod follows;
 pub mod keys;
+pub mod marks;
+pub mod notifications;
+pub mod relations;
 pub mod sessions;
 pub mod statuses;
 pub mod timelines;
@@ -23,6 +26,8 @@ use crate::domain::{Id, IdGenerator};
 
 pub use accounts::CreateAccountError;
 pub use apps::App;
+pub use marks::Mark;
+pub use notifications::{Notification, NotificationKind};
 pub use sessions::{AuthCode, AuthSession, RefreshRecord, SessionKind};
 pub use statuses::{Counters, FanoutJob, StatusWriteError};
 pub use timelines::PageQuery;
@@ -106,6 +111,24 @@ pub(crate) struct Trees {
     pub userid_following: sled::Tree,
     /// UserId ++ StatusId → () (home timeline entries)
     pub userid_timeline: sled::Tree,
+    /// StatusId ++ UserId → FavouriteId
+    pub statusid_favouriters: sled::Tree,
+    /// UserId ++ FavouriteId → StatusId
+    pub userid_favourites: sled::Tree,
+    /// StatusId ++ UserId → BookmarkId
+    pub statusid_bookmarkers: sled::Tree,
+    /// UserId ++ BookmarkId → StatusId
+    pub userid_bookmarks: sled::Tree,
+    /// UserId ++ NotificationId → Notification
+    pub userid_notifications: sled::Tree,
+    /// BlockerId ++ BlockedId → ()
+    pub userid_blocks: sled::Tree,
+    /// BlockedId ++ BlockerId → ()
+    pub userid_blockedby: sled::Tree,
+    /// MuterId ++ MutedId → ()
+    pub userid_mutes: sled::Tree,
+    /// TargetId ++ RequesterId → () (pending follow requests to locked accounts)
+    pub userid_followrequests: sled::Tree,
 }
 
 #[derive(Clone, Debug)]
@@ -144,6 +167,15 @@ impl Store {
             userid_followers: tree("userid_followers")?,
             userid_following: tree("userid_following")?,
             userid_timeline: tree("userid_timeline")?,
+            statusid_favouriters: tree("statusid_favouriters")?,
+            userid_favourites: tree("userid_favourites")?,
+            statusid_bookmarkers: tree("statusid_bookmarkers")?,
+            userid_bookmarks: tree("userid_bookmarks")?,
+            userid_notifications: tree("userid_notifications")?,
+            userid_blocks: tree("userid_blocks")?,
+            userid_blockedby: tree("userid_blockedby")?,
+            userid_mutes: tree("userid_mutes")?,
+            userid_followrequests: tree("userid_followrequests")?,
         };
         let ids = IdGenerator::new(node_id);
         // Ids must stay above everything already stored, whatever the clock says.

@@ -281,6 +281,12 @@ impl Store {
         if viewer == Some(status.account_id) {
             return Ok(true);
         }
+        // Someone who blocked you: their posts are not there for you.
+        if let Some(v) = viewer
+            && self.blocks(status.account_id, v)?
+        {
+            return Ok(false);
+        }
         Ok(match (status.visibility, viewer) {
             (Visibility::Public | Visibility::Unlisted, _) => true,
             (_, None) => false,

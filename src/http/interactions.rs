@@ -1,0 +1,197 @@
+//! Favourites and bookmarks: `/api/v1/statuses/:id/{favourite,unfavourite,bookmark,
+//! unbookmark,favourited_by,reblogged_by}`, `GET /api/v1/favourites` and
+//! `GET /api/v1/bookmarks`. Repeating an action is harmless and counts stay exact.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::AppState;
+use super::auth::{CurrentUser, MaybeCaller};
+use super::entities;
+use super::error::ApiError;
+use super::notifications::notify;
+use super::pagination::{PageParams, link_header};
+use super::params::Params;
+use super::statuses::{renderer, visible_status};
+use crate::domain::{Id, Status};
+use crate::storage::{Mark, NotificationKind};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/statuses/{id}/favourite", web::post().to(favourite))
+        .route("/api/v1/statuses/{id}/unfavourite", web::post().to(unfavourite))
+        .route("/api/v1/statuses/{id}/bookmark", web::post().to(bookmark))
+        .route("/api/v1/statuses/{id}/unbookmark", web::post().to(unbookmark))
+        .route("/api/v1/statuses/{id}/favourited_by", web::get().to(favourited_by))
+        .route("/api/v1/statuses/{id}/reblogged_by", web::get().to(reblogged_by))
+        .route("/api/v1/favourites", web::get().to(list_favourites))
+        .route("/api/v1/bookmarks", web::get().to(list_bookmarks));
+}
+
+/// The status an action applies to: a reblog stands for its original.
+fn target(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiError> {
+    let status = visible_status(state, Some(me), raw)?;
+    match status.reblog_of {
+        Some(original) => Ok(state.store.status(original)?.ok_or(ApiError::NotFound)?),
+        None => Ok(status),
+    }
+}
+
+async fn set_mark(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    raw: &str,
+    mark: Mark,
+    on: bool,
+) -> Result<HttpResponse, ApiError> {
+    let scope = match mark {
+        Mark::Favourite => "write:favourites",
+        Mark::Bookmark => "write:bookmarks",
+    };
+    user.require_scope(&[scope])?;
+    let me = user.account.id;
+    let status = target(&state, me, raw)?;
+    let changed = state.store.set_mark(mark, me, status.id, on).await?;
+    if changed && on && mark == Mark::Favourite {
+        notify(&state.store, status.account_id, NotificationKind::Favourite, me, Some(status.id))?;
+        state.store.durable().await?;
+    }
+    let body = renderer(&state, &req, Some(me)).status(&status)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn favourite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_mark(req, state, user, &path, Mark::Favourite, true).await
+}
+
+async fn unfavourite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_mark(req, state, user, &path, Mark::Favourite, false).await
+}
+
+async fn bookmark(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_mark(req, state, user, &path, Mark::Bookmark, true).await
+}
+
+async fn unbookmark(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_mark(req, state, user, &path, Mark::Bookmark, false).await
+}
+
+async fn marked_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    p: PageParams,
+    mark: Mark,
+) -> Result<HttpResponse, ApiError> {
+    let scope = match mark {
+        Mark::Favourite => "read:favourites",
+        Mark::Bookmark => "read:bookmarks",
+    };
+    user.require_scope(&[scope])?;
+    let me = user.account.id;
+    let page = state.store.marks_page(mark, me, &p.query()?)?;
+    let mut visible = Vec::new();
+    let mut cursors = Vec::new();
+    for (mark_id, status_id) in page {
+        cursors.push(mark_id);
+        if let Some(s) = state.store.status(status_id)?
+            && state.store.can_view(Some(me), &s)?
+        {
+            visible.push(status_id);
+        }
+    }
+    let body = renderer(&state, &req, Some(me)).statuses(&visible)?;
+    let mut response = HttpResponse::Ok();
+    // Paging goes by when the mark was made, as on Mastodon.
+    if let Some(link) = link_header(&req, &state, &cursors) {
+        response.insert_header(("Link", link));
+    }
+    Ok(response.json(body))
+}
+
+async fn list_favourites(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    marked_list(req, state, user, p, Mark::Favourite).await
+}
+
+async fn list_bookmarks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    marked_list(req, state, user, p, Mark::Bookmark).await
+}
+
+async fn who(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    raw: &str,
+    p: PageParams,
+    reblogs: bool,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = caller.0.as_ref().and_then(|c| c.user_id);
+    let status = visible_status(&state, viewer, raw)?;
+    let q = p.query()?;
+    let ids = if reblogs {
+        state.store.rebloggers_page(status.id, &q)?
+    } else {
+        state.store.favouriters_page(status.id, &q)?
+    };
+    let base = state.base_url(&req);
+    let mut accounts = Vec::new();
+    for id in &ids {
+        if let Some(a) = state.store.account(*id)? {
+            accounts.push(entities::account(&a, &base));
+        }
+    }
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = link_header(&req, &state, &ids) {
+        response.insert_header(("Link", link));
+    }
+    Ok(response.json(accounts))
+}
+
+async fn favourited_by(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    who(req, state, caller, &path, p, false).await
+}
+
+async fn reblogged_by(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+    Params(p): Params<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    who(req, state, caller, &path, p, true).await
+}

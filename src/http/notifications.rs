@@ -1,0 +1,167 @@
+//! Notifications: created by the actions that cause them (follow, mention, favourite,
+//! reblog) through [`notify`], listed with filters and paging, read one by one,
+//! dismissed and cleared. Notifications about a deleted status, or from an account the
+//! user blocked or muted, are not shown.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::entities;
+use super::error::ApiError;
+use super::pagination::{PageParams, link_header};
+use super::params::{Params, de};
+use super::statuses::{parse_id, renderer};
+use crate::domain::Id;
+use crate::domain::time::{now_millis, rfc3339_millis};
+use crate::storage::{Notification, NotificationKind, StorageError, Store};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/notifications", web::get().to(list_notifications))
+        .route("/api/v1/notifications/clear", web::post().to(clear_notifications))
+        .route("/api/v1/notifications/{id}", web::get().to(get_notification))
+        .route("/api/v1/notifications/{id}/dismiss", web::post().to(dismiss_notification));
+}
+
+/// Records a notification for `recipient` unless it would be about themselves or from
+/// someone they block or mute. Not flushed here: the caller's `durable()` covers it.
+pub fn notify(
+    store: &Store,
+    recipient: Id,
+    kind: NotificationKind,
+    from: Id,
+    status: Option<Id>,
+) -> Result<(), StorageError> {
+    if recipient == from || store.hides(recipient, from)? {
+        return Ok(());
+    }
+    store.add_notifications(&[Notification {
+        id: store.next_id(),
+        user_id: recipient,
+        kind,
+        from_account: from,
+        status_id: status,
+        created_at_ms: now_millis(),
+    }])
+}
+
+/// Whether a stored notification is still shown: its status exists and the viewer may
+/// see it, and its sender is not hidden.
+fn shown(store: &Store, me: Id, n: &Notification) -> Result<bool, StorageError> {
+    if store.hides(me, n.from_account)? || store.account(n.from_account)?.is_none() {
+        return Ok(false);
+    }
+    match n.status_id {
+        Some(id) => match store.status(id)? {
+            Some(s) => store.can_view(Some(me), &s),
+            None => Ok(false),
+        },
+        None => Ok(true),
+    }
+}
+
+fn entity(state: &AppState, req: &HttpRequest, me: Id, n: &Notification) -> Result<Option<Value>, ApiError> {
+    let Some(from) = state.store.account(n.from_account)? else { return Ok(None) };
+    let status = match n.status_id {
+        Some(id) => match state.store.status(id)? {
+            Some(s) => renderer(state, req, Some(me)).status(&s)?,
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(Some(json!({
+        "id": n.id.to_string(),
+        "type": n.kind.as_str(),
+        "group_key": format!("ungrouped-{}", n.id),
+        "created_at": rfc3339_millis(n.created_at_ms),
+        "account": entities::account(&from, &state.base_url(req)),
+        "status": status,
+    })))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::string_list")]
+    types: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    exclude_types: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    account_id: Option<String>,
+}
+
+async fn list_notifications(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    Params(p): Params<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:notifications"])?;
+    let me = user.account.id;
+    let q = p.page.query()?;
+    let types: Vec<NotificationKind> = p.types.iter().filter_map(|t| NotificationKind::parse(t)).collect();
+    let excluded: Vec<NotificationKind> = p.exclude_types.iter().filter_map(|t| NotificationKind::parse(t)).collect();
+    let from: Option<Id> = match p.account_id.as_deref() {
+        Some(raw) => Some(raw.parse().map_err(|_| ApiError::BadRequest("Invalid account_id".into()))?),
+        None => None,
+    };
+    let store = &state.store;
+    let items = store.notifications_page(me, &q, |n| {
+        if (!p.types.is_empty() && !types.contains(&n.kind)) || excluded.contains(&n.kind) {
+            return Ok(false);
+        }
+        if from.is_some_and(|f| f != n.from_account) {
+            return Ok(false);
+        }
+        shown(store, me, n)
+    })?;
+    let mut body = Vec::with_capacity(items.len());
+    for n in &items {
+        if let Some(v) = entity(&state, &req, me, n)? {
+            body.push(v);
+        }
+    }
+    let ids: Vec<Id> = items.iter().map(|n| n.id).collect();
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = link_header(&req, &state, &ids) {
+        response.insert_header(("Link", link));
+    }
+    Ok(response.json(body))
+}
+
+async fn get_notification(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:notifications"])?;
+    let me = user.account.id;
+    let n = state.store.notification(me, parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
+    if !shown(&state.store, me, &n)? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::Ok().json(entity(&state, &req, me, &n)?.ok_or(ApiError::NotFound)?))
+}
+
+async fn dismiss_notification(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:notifications"])?;
+    // Another user's notification id is simply not found among ours.
+    if !state.store.dismiss_notification(user.account.id, parse_id(&path)?).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(super::empty_object())
+}
+
+async fn clear_notifications(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:notifications"])?;
+    state.store.clear_notifications(user.account.id).await?;
+    Ok(super::empty_object())
+}

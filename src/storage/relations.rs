@@ -1,0 +1,91 @@
+//! Blocks and mutes: `userid_blocks` (`BlockerId ++ BlockedId`), `userid_blockedby`
+//! (`BlockedId ++ BlockerId`) and `userid_mutes` (`MuterId ++ MutedId`). A block also
+//! ends follows both ways (done by the caller through `unfollow`, which keeps counts).
+
+use super::timelines::page_ids;
+use super::{PageQuery, StorageError, Store, keys};
+use crate::domain::Id;
+
+impl Store {
+    pub async fn set_block(&self, blocker: Id, blocked: Id, on: bool) -> Result<bool, StorageError> {
+        let fwd = keys::pair_key(blocker, blocked);
+        let back = keys::pair_key(blocked, blocker);
+        let exists = self.trees.userid_blocks.get(fwd)?.is_some();
+        if exists == on {
+            return Ok(false);
+        }
+        let mut batch = sled::Batch::default();
+        let mut back_batch = sled::Batch::default();
+        if on {
+            batch.insert(&fwd, &[]);
+            back_batch.insert(&back, &[]);
+        } else {
+            batch.remove(&fwd);
+            back_batch.remove(&back);
+        }
+        self.trees.userid_blocks.apply_batch(batch)?;
+        self.trees.userid_blockedby.apply_batch(back_batch)?;
+        self.durable().await?;
+        Ok(true)
+    }
+
+    pub async fn set_mute(&self, muter: Id, muted: Id, on: bool) -> Result<bool, StorageError> {
+        let key = keys::pair_key(muter, muted);
+        let changed = if on {
+            self.trees.userid_mutes.insert(key, &[])?.is_none()
+        } else {
+            self.trees.userid_mutes.remove(key)?.is_some()
+        };
+        if changed {
+            self.durable().await?;
+        }
+        Ok(changed)
+    }
+
+    pub fn blocks(&self, blocker: Id, blocked: Id) -> Result<bool, StorageError> {
+        Ok(self.trees.userid_blocks.get(keys::pair_key(blocker, blocked))?.is_some())
+    }
+
+    pub fn mutes(&self, muter: Id, muted: Id) -> Result<bool, StorageError> {
+        Ok(self.trees.userid_mutes.get(keys::pair_key(muter, muted))?.is_some())
+    }
+
+    /// True when `viewer` should not see `other`'s content: a block either way, or a mute.
+    pub fn hides(&self, viewer: Id, other: Id) -> Result<bool, StorageError> {
+        Ok(viewer != other
+            && (self.blocks(viewer, other)? || self.blocks(other, viewer)? || self.mutes(viewer, other)?))
+    }
+
+    pub fn blocked_page(&self, user: Id, q: &PageQuery) -> Result<Vec<Id>, StorageError> {
+        page_ids(&self.trees.userid_blocks, &keys::id_key(user), q, |_| Ok(true))
+    }
+
+    pub fn muted_page(&self, user: Id, q: &PageQuery) -> Result<Vec<Id>, StorageError> {
+        page_ids(&self.trees.userid_mutes, &keys::id_key(user), q, |_| Ok(true))
+    }
+}
+
+impl Store {
+    /// Records or withdraws a follow request to a locked account
+    /// (`userid_followrequests`: `TargetId ++ RequesterId`). Durable on return.
+    pub async fn set_follow_request(&self, target: Id, requester: Id, on: bool) -> Result<bool, StorageError> {
+        let key = keys::pair_key(target, requester);
+        let changed = if on {
+            self.trees.userid_followrequests.insert(key, &[])?.is_none()
+        } else {
+            self.trees.userid_followrequests.remove(key)?.is_some()
+        };
+        if changed {
+            self.durable().await?;
+        }
+        Ok(changed)
+    }
+
+    pub fn follow_requested(&self, requester: Id, target: Id) -> Result<bool, StorageError> {
+        Ok(self.trees.userid_followrequests.get(keys::pair_key(target, requester))?.is_some())
+    }
+
+    pub fn follow_requests_page(&self, target: Id, q: &PageQuery) -> Result<Vec<Id>, StorageError> {
+        page_ids(&self.trees.userid_followrequests, &keys::id_key(target), q, |_| Ok(true))
+    }
+}
