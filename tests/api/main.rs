@@ -12,5 +12,6 @@ mod jwt;
 mod oauth;
 mod restart;
 mod sessions;
+mod social;
 mod statuses;
 mod timelines;
