@@ -23,6 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/statuses", web::post().to(create_status))
         .route("/api/v1/statuses/{id}", web::get().to(get_status))
         .route("/api/v1/statuses/{id}", web::delete().to(delete_status))
+        .route("/api/v1/statuses/{id}", web::put().to(edit_status))
+        .route("/api/v1/statuses/{id}/history", web::get().to(status_history))
+        .route("/api/v1/statuses/{id}/source", web::get().to(status_source))
         .route("/api/v1/statuses/{id}/context", web::get().to(status_context))
         .route("/api/v1/statuses/{id}/reblog", web::post().to(reblog))
         .route("/api/v1/statuses/{id}/unreblog", web::post().to(unreblog));
@@ -53,6 +56,29 @@ fn send_fanout(state: &AppState, job: FanoutJob) {
     if state.router.try_send(Fanout(job)).is_err() {
         tracing::debug!("fan-out router busy; job left for replay");
     }
+}
+
+/// Checks status text as Mastodon does: not blank, and text plus content warning within
+/// the instance's character limit (URLs count 23). Media is not supported yet.
+fn validate_text(state: &AppState, text: &str, spoiler_text: &str, media_ids: &[String]) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    if !media_ids.is_empty() {
+        errors.push(ValidationError::new("media_ids", "ERR_INVALID", "are not supported by this server yet"));
+    }
+    if text.trim().is_empty() {
+        errors.push(ValidationError::new("text", "ERR_BLANK", "can't be blank"));
+    }
+    let max = state.settings.instance.max_characters;
+    if countable_length(text) + countable_length(spoiler_text) > max {
+        errors.push(ValidationError::new("text", "ERR_TOO_LONG", format!("character limit of {max} exceeded")));
+    }
+    errors
+}
+
+/// An ISO 639 code (two or three letters), or nothing.
+fn parse_language(raw: Option<String>) -> Option<String> {
+    raw.map(|l| l.trim().to_ascii_lowercase())
+        .filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 #[derive(Deserialize)]
@@ -101,17 +127,7 @@ async fn create_status(
     let me = user.account.id;
     let text = p.status.unwrap_or_default();
     let spoiler_text = p.spoiler_text.unwrap_or_default();
-    let mut errors = Vec::new();
-    if !p.media_ids.is_empty() {
-        errors.push(ValidationError::new("media_ids", "ERR_INVALID", "are not supported by this server yet"));
-    }
-    if text.trim().is_empty() {
-        errors.push(ValidationError::new("text", "ERR_BLANK", "can't be blank"));
-    }
-    let max = state.settings.instance.max_characters;
-    if countable_length(&text) + countable_length(&spoiler_text) > max {
-        errors.push(ValidationError::new("text", "ERR_TOO_LONG", format!("character limit of {max} exceeded")));
-    }
+    let mut errors = validate_text(&state, &text, &spoiler_text, &p.media_ids);
     let visibility = match p.visibility.as_deref().filter(|v| !v.is_empty()) {
         Some(v) => Visibility::parse(v).map_err(|e| errors.push(e)).unwrap_or(Visibility::Public),
         None => Visibility::Public,
@@ -123,10 +139,7 @@ async fn create_status(
         Some(raw) => Some(visible_status(&state, Some(me), raw)?),
         None => None,
     };
-    let language = p
-        .language
-        .map(|l| l.trim().to_ascii_lowercase())
-        .filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()));
+    let language = parse_language(p.language);
     let status = Status {
         id: state.store.next_id(),
         account_id: me,
@@ -348,4 +361,112 @@ pub fn status_page(
         response.insert_header(("Link", link));
     }
     Ok(response.json(body))
+}
+
+#[derive(Deserialize)]
+struct EditStatus {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    spoiler_text: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    sensitive: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    language: Option<String>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    media_ids: Vec<String>,
+}
+
+/// The author's own status, or 404 (for everyone else it might as well not exist).
+fn own_status(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiError> {
+    let status = visible_status(state, Some(me), raw)?;
+    if status.account_id != me || status.reblog_of.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(status)
+}
+
+async fn edit_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    Params(p): Params<EditStatus>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["write:statuses"])?;
+    let me = user.account.id;
+    let old = own_status(&state, me, &path)?;
+    let text = p.status.unwrap_or_else(|| old.text.clone());
+    let spoiler_text = p.spoiler_text.unwrap_or_else(|| old.spoiler_text.clone());
+    let errors = validate_text(&state, &text, &spoiler_text, &p.media_ids);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut new = old.clone();
+    new.mentions = resolve_mentions(&state, &text)?;
+    new.tags = extract_tags(&text);
+    new.text = text;
+    new.sensitive = p.sensitive.unwrap_or(old.sensitive) || !spoiler_text.is_empty();
+    new.spoiler_text = spoiler_text;
+    if p.language.is_some() {
+        new.language = parse_language(p.language);
+    }
+    new.edited_at_ms = Some(now_millis());
+    state.store.edit_status(&old, &new).await?;
+    one(&renderer(&state, &req, Some(me)), &new)
+}
+
+async fn status_history(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = caller.0.as_ref().and_then(|p| p.user_id);
+    let status = visible_status(&state, viewer, &path)?;
+    let renderer = renderer(&state, &req, viewer);
+    let current = renderer.status(&status)?.ok_or(ApiError::NotFound)?;
+    let domain = state.settings.instance.domain.clone();
+    let mut versions: Vec<Value> = state
+        .store
+        .status_versions(status.id)?
+        .into_iter()
+        .map(|v| {
+            json!({
+                "content": crate::domain::status::render_html(&v.text, &renderer.base_url, &v.mentions, |d| d.eq_ignore_ascii_case(&domain)),
+                "spoiler_text": v.spoiler_text,
+                "sensitive": v.sensitive,
+                "created_at": crate::domain::time::rfc3339_millis(v.created_at_ms),
+                "account": current["account"],
+                "poll": Value::Null,
+                "media_attachments": [],
+                "emojis": [],
+            })
+        })
+        .collect();
+    versions.push(json!({
+        "content": current["content"],
+        "spoiler_text": current["spoiler_text"],
+        "sensitive": current["sensitive"],
+        "created_at": current["edited_at"].as_str().map_or(current["created_at"].clone(), |e| json!(e)),
+        "account": current["account"],
+        "poll": Value::Null,
+        "media_attachments": [],
+        "emojis": [],
+    }));
+    Ok(HttpResponse::Ok().json(versions))
+}
+
+async fn status_source(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_scope(&["read:statuses"])?;
+    let status = own_status(&state, user.account.id, &path)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "id": status.id.to_string(),
+        "text": status.text,
+        "spoiler_text": status.spoiler_text,
+    })))
 }

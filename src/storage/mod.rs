@@ -129,6 +129,8 @@ pub(crate) struct Trees {
     pub userid_mutes: sled::Tree,
     /// TargetId ++ RequesterId → () (pending follow requests to locked accounts)
     pub userid_followrequests: sled::Tree,
+    /// StatusId ++ EditId → StatusVersion (earlier versions of edited statuses)
+    pub statusid_edits: sled::Tree,
 }
 
 #[derive(Clone, Debug)]
@@ -176,6 +178,7 @@ impl Store {
             userid_blockedby: tree("userid_blockedby")?,
             userid_mutes: tree("userid_mutes")?,
             userid_followrequests: tree("userid_followrequests")?,
+            statusid_edits: tree("statusid_edits")?,
         };
         let ids = IdGenerator::new(node_id);
         // Ids must stay above everything already stored, whatever the clock says.

@@ -333,3 +333,69 @@ impl Store {
         Ok(out)
     }
 }
+
+/// An earlier version of an edited status (`statusid_edits`: `StatusId ++ EditId`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusVersion {
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub mentions: Vec<crate::domain::Mention>,
+    pub tags: Vec<String>,
+    /// When this version was written (the creation or the previous edit).
+    pub created_at_ms: i64,
+}
+
+impl Store {
+    /// Replaces a status's text, keeping the previous version in its history and the tag
+    /// index in step; durable on return.
+    pub async fn edit_status(&self, old: &Status, new: &Status) -> Result<(), StorageError> {
+        let t = &self.trees;
+        let version = StatusVersion {
+            text: old.text.clone(),
+            spoiler_text: old.spoiler_text.clone(),
+            sensitive: old.sensitive,
+            mentions: old.mentions.clone(),
+            tags: old.tags.clone(),
+            created_at_ms: old.edited_at_ms.unwrap_or(old.created_at_ms),
+        };
+        let version = codec::encode(&version)?;
+        let value = codec::encode(new)?;
+        let edit_key = keys::pair_key(old.id, self.next_id());
+        let sid = keys::id_key(old.id);
+        let trees = [&t.statusid_status, &t.statusid_edits, &t.tag_statusids];
+        trees[..]
+            .transaction(|tx| {
+                let (statuses, edits, tags) = (&tx[0], &tx[1], &tx[2]);
+                if statuses.get(sid)?.is_none() {
+                    return Ok::<(), ConflictableTransactionError<StorageError>>(());
+                }
+                edits.insert(&edit_key, version.as_slice())?;
+                statuses.insert(&sid, value.as_slice())?;
+                if old.visibility == Visibility::Public {
+                    for tag in &old.tags {
+                        tags.remove(tag_key(tag, old.id))?;
+                    }
+                    for tag in &new.tags {
+                        tags.insert(tag_key(tag, new.id), &[])?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StorageError::from(e),
+            })?;
+        self.durable().await
+    }
+
+    /// Earlier versions of a status, oldest first.
+    pub fn status_versions(&self, id: Id) -> Result<Vec<StatusVersion>, StorageError> {
+        let mut out = Vec::new();
+        for row in self.trees.statusid_edits.scan_prefix(keys::id_key(id)) {
+            let (k, v) = row?;
+            out.push(codec::decode("statusid_edits", &k, &v)?);
+        }
+        Ok(out)
+    }
+}

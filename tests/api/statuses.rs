@@ -253,3 +253,31 @@ pub async fn eventually_home(app: &TestApp, token: &str, expected: &[&str]) -> V
     }
     ids
 }
+
+#[actix_web::test]
+async fn edits_keep_history_and_source() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    let id = app.say(&alice, "first #draft").await;
+    let put = |token: &str, body: serde_json::Value| {
+        app.client.put(app.url(&format!("/api/v1/statuses/{id}"))).bearer_auth(token.to_owned()).json(&body).send()
+    };
+    json_with(put(&bob, json!({"status": "hijacked"})).await.unwrap(), 404).await;
+    json_with(put(&alice, json!({"status": ""})).await.unwrap(), 422).await;
+    let edited = ok_json(put(&alice, json!({"status": "second #final", "spoiler_text": "cw"})).await.unwrap()).await;
+    assert!(edited["content"].as_str().unwrap().contains("second"));
+    assert!(edited["edited_at"].is_string());
+    assert_eq!((edited["spoiler_text"].as_str(), edited["sensitive"].as_bool()), (Some("cw"), Some(true)));
+    ok_json(put(&alice, json!({"status": "third"})).await.unwrap()).await;
+    let history = ok_json(app.get(&format!("/api/v1/statuses/{id}/history"), None).await).await;
+    let contents: Vec<&str> = history.as_array().unwrap().iter().map(|v| v["content"].as_str().unwrap()).collect();
+    assert_eq!(contents.len(), 3);
+    assert!(contents[0].contains("first") && contents[1].contains("second") && contents[2].contains("third"));
+    let source = ok_json(app.get(&format!("/api/v1/statuses/{id}/source"), Some(&alice)).await).await;
+    assert_eq!((source["text"].as_str(), source["spoiler_text"].as_str()), (Some("third"), Some("cw")));
+    json_with(app.get(&format!("/api/v1/statuses/{id}/source"), Some(&bob)).await, 404).await;
+    // The tag index follows the edits.
+    assert!(app.page_ids("/api/v1/timelines/tag/draft", None).await.is_empty());
+    assert!(app.page_ids("/api/v1/timelines/tag/final", None).await.is_empty());
+}
