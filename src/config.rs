@@ -28,6 +28,7 @@ pub struct Settings {
 pub struct FanoutSettings {
     pub replay_interval_secs: u64,
     pub paused: bool,
+    pub celebrity_followers: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,7 +14,7 @@ use actix_web::middleware::{ErrorHandlers, NormalizePath};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::actors::{FanoutRouter, SessionJanitor, Shutdown, TimelineRegistry};
+use crate::actors::{Celebrities, FanoutRouter, SessionJanitor, Shutdown, TimelineRegistry};
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::error::Error;
@@ -39,9 +39,11 @@ impl Application {
             SessionJanitor::new(auth.clone(), Duration::from_secs(settings.auth.session_sweep_interval_secs)).start();
 
         let timelines = TimelineRegistry::new(store.clone(), Duration::from_secs(settings.timelines.idle_secs));
+        let celebrities = Celebrities::load(&store, settings.fanout.celebrity_followers)?;
         let router = FanoutRouter::new(
             store.clone(),
             timelines.clone(),
+            celebrities.clone(),
             Duration::from_secs(settings.fanout.replay_interval_secs),
             settings.fanout.paused,
         )
@@ -60,6 +62,7 @@ impl Application {
             auth: auth.clone(),
             router: router.clone(),
             timelines,
+            celebrities,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -19,6 +19,50 @@ use crate::storage::{FanoutJob, StorageError, Store};
 
 const MAILBOX: usize = 4096;
 
+/// Authors with more followers than the threshold ("celebrities"): their posts are not
+/// fanned out on write but merged into followers' home pages at read time. Kept in
+/// memory (loaded at start-up, updated on every follow change); small by definition.
+pub struct Celebrities {
+    threshold: u64,
+    ids: dashmap::DashSet<Id>,
+}
+
+impl Celebrities {
+    pub fn load(store: &Store, threshold: u64) -> Result<Arc<Self>, StorageError> {
+        let ids = dashmap::DashSet::new();
+        for account in store.all_accounts()? {
+            if account.followers_count > threshold {
+                ids.insert(account.id);
+            }
+        }
+        Ok(Arc::new(Self { threshold, ids }))
+    }
+
+    pub fn contains(&self, id: Id) -> bool {
+        self.ids.contains(&id)
+    }
+
+    /// Re-checks an author after their follower count changed.
+    pub fn update(&self, id: Id, followers: u64) {
+        if followers > self.threshold {
+            self.ids.insert(id);
+        } else {
+            self.ids.remove(&id);
+        }
+    }
+
+    /// The celebrities `user` follows.
+    pub fn followed_by(&self, store: &Store, user: Id) -> Result<Vec<Id>, StorageError> {
+        let mut out = Vec::new();
+        for id in self.ids.iter() {
+            if *id != user && store.follows(user, *id)? {
+                out.push(*id);
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Fanout(pub FanoutJob);
@@ -31,14 +75,21 @@ pub struct ReplayPending;
 pub struct FanoutRouter {
     store: Store,
     timelines: Arc<TimelineRegistry>,
+    celebrities: Arc<Celebrities>,
     replay_every: Duration,
     /// Test seam (setting `fanout.paused`): accept jobs but leave them pending in sled.
     paused: bool,
 }
 
 impl FanoutRouter {
-    pub fn new(store: Store, timelines: Arc<TimelineRegistry>, replay_every: Duration, paused: bool) -> Self {
-        Self { store, timelines, replay_every, paused }
+    pub fn new(
+        store: Store,
+        timelines: Arc<TimelineRegistry>,
+        celebrities: Arc<Celebrities>,
+        replay_every: Duration,
+        paused: bool,
+    ) -> Self {
+        Self { store, timelines, celebrities, replay_every, paused }
     }
 
     pub fn start_bounded(self) -> Addr<Self> {
@@ -77,7 +128,12 @@ impl FanoutRouter {
     }
 
     fn publish(&self, status: &Status) -> Result<(), StorageError> {
-        let audience = audience(&self.store, status)?;
+        let audience = if status.visibility != Visibility::Direct && self.celebrities.contains(status.account_id) {
+            // Merged at read time; only the author's own timeline is written.
+            vec![status.account_id]
+        } else {
+            audience(&self.store, status)?
+        };
         self.store.add_to_timelines(status.id, &audience)?;
         for user in audience {
             self.timelines.notify(user, EntryAdded(status.id));

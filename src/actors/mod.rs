@@ -8,7 +8,7 @@ pub mod fanout_router;
 pub mod session_janitor;
 pub mod timeline;
 
-pub use fanout_router::{Fanout, FanoutRouter, ReplayPending};
+pub use fanout_router::{Celebrities, Fanout, FanoutRouter, ReplayPending};
 pub use session_janitor::SessionJanitor;
 
 /// Sent by the `Application` at shutdown to the node's long-lived actors, so they let go

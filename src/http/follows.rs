@@ -66,9 +66,21 @@ fn other_account(state: &AppState, raw: &str) -> Result<Account, ApiError> {
 
 /// Makes `follower` follow `followee` now: the follow, the merge into the home
 /// timeline, the notification; durable on return.
+/// Keeps the celebrity set in step with a changed follower count.
+fn recount(state: &AppState, followee: Id) -> Result<(), ApiError> {
+    if let Some(account) = state.store.account(followee)? {
+        state.celebrities.update(followee, account.followers_count);
+    }
+    Ok(())
+}
+
 async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result<(), ApiError> {
     if state.store.follow(follower, followee).await? {
-        state.store.merge_author_into(follower, followee)?;
+        recount(state, followee)?;
+        // A celebrity's posts are merged when the home timeline is read.
+        if !state.celebrities.contains(followee) {
+            state.store.merge_author_into(follower, followee)?;
+        }
         notify(&state.store, followee, NotificationKind::Follow, follower, None)?;
         state.store.durable().await?;
         state.timelines.notify(follower, Reload);
@@ -79,6 +91,7 @@ async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result
 async fn stop_following(state: &AppState, follower: Id, followee: Id) -> Result<(), ApiError> {
     state.store.set_follow_request(followee, follower, false).await?;
     if state.store.unfollow(follower, followee).await? {
+        recount(state, followee)?;
         state.store.unmerge_author_from(follower, followee)?;
         state.store.durable().await?;
         state.timelines.notify(follower, Reload);

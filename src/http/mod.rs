@@ -29,7 +29,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use actix::Addr;
 
-use crate::actors::{FanoutRouter, TimelineRegistry};
+use crate::actors::{Celebrities, FanoutRouter, TimelineRegistry};
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::storage::Store;
@@ -42,6 +42,7 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     pub router: Addr<FanoutRouter>,
     pub timelines: Arc<TimelineRegistry>,
+    pub celebrities: Arc<Celebrities>,
 }
 
 impl AppState {

@@ -69,8 +69,11 @@ async fn home_timeline(
     let q = p.query()?;
     let store = &state.store;
     let keep = |id: Id| home_entry_visible(store, me, id);
+    let celebrities = state.celebrities.followed_by(store, me)?;
     let actor = state.timelines.get_or_start(me);
-    let ids = if is_first_page(&q) {
+    let ids = if !celebrities.is_empty() {
+        merged_home(store, me, &q, &celebrities)?
+    } else if is_first_page(&q) {
         let hot =
             actor.send(FetchHotPage).await.map_err(|_| ApiError::Internal("timeline actor unavailable".into()))??;
         let mut ids = Vec::with_capacity(q.limit);
@@ -91,6 +94,26 @@ async fn home_timeline(
         store.home_page(me, &q, keep)?
     };
     status_page(&req, &state, Some(me), &ids)
+}
+
+/// A home page for someone who follows celebrities: their fanned-out timeline merged
+/// with the followed celebrities' own statuses, newest first, without duplicates.
+fn merged_home(store: &Store, me: Id, q: &PageQuery, celebrities: &[Id]) -> Result<Vec<Id>, StorageError> {
+    let keep = |id: Id| home_entry_visible(store, me, id);
+    let mut ids = store.home_page(me, q, keep)?;
+    for celebrity in celebrities {
+        ids.extend(store.account_page(*celebrity, q, keep)?);
+    }
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.dedup();
+    if q.min_id.is_some() {
+        // The page just above min_id: the oldest `limit` of the candidates.
+        let skip = ids.len().saturating_sub(q.limit);
+        ids.drain(..skip);
+    } else {
+        ids.truncate(q.limit);
+    }
+    Ok(ids)
 }
 
 #[derive(Deserialize)]

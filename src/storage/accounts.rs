@@ -116,6 +116,18 @@ impl Store {
         self.durable().await
     }
 
+    /// Every account (start-up scans; corrupt records are logged and skipped).
+    pub fn all_accounts(&self) -> Result<Vec<Account>, StorageError> {
+        let mut out = Vec::new();
+        for row in self.trees.userid_account.iter() {
+            let (k, v) = row?;
+            if let Ok(account) = codec::decode(TREE, &k, &v) {
+                out.push(account);
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of stored accounts (for instance statistics).
     pub fn account_count(&self) -> usize {
         self.trees.userid_account.len()

@@ -200,3 +200,38 @@ async fn fan_out_interrupted_before_it_ran_completes_after_restart() {
         assert_eq!(eventually_home(&app, f, &[&post]).await, vec![post.clone()]);
     }
 }
+
+#[actix_web::test]
+async fn celebrities_are_merged_at_read_time() {
+    // Above one follower, an author counts as a celebrity: no fan-out on write.
+    let app = spawn_with(|s| s.fanout.celebrity_followers = 1).await;
+    let (star, star_id) = app.user("star").await;
+    let (friend, friend_id) = app.user("friend").await;
+    let (fan1, _) = app.user("fan1").await;
+    let (fan2, _) = app.user("fan2").await;
+    let early = app.say(&star, "before I was famous").await;
+    app.follow(&fan1, &star_id).await;
+    app.follow(&fan2, &star_id).await;
+    app.follow(&fan1, &friend_id).await;
+    let mut expected = Vec::new();
+    for i in 0..4 {
+        expected.push(app.say(&star, &format!("star {i}")).await);
+        expected.push(app.say(&friend, &format!("friend {i}")).await);
+    }
+    let direct = app.post_status(&star, json!({"status": "@fan1 psst", "visibility": "direct"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expected.push(direct.clone());
+    expected.push(early.clone());
+    expected.sort_by(|a, b| b.parse::<u64>().unwrap().cmp(&a.parse::<u64>().unwrap()));
+    // The friend's posts are fanned out (asynchronously); the star's are merged on read.
+    eventually_home(&app, &fan1, &[&expected[1]]).await;
+    assert_eq!(all_pages(&app, "/api/v1/timelines/home?limit=3", Some(&fan1)).await, expected);
+    let fan2_home = app.page_ids("/api/v1/timelines/home?limit=40", Some(&fan2)).await;
+    assert!(fan2_home.contains(&early) && !fan2_home.contains(&direct), "{fan2_home:?}");
+    assert_eq!(fan2_home.len(), 5);
+    // Unfollowing the star takes their posts away at once.
+    ok_json(app.post_json(&format!("/api/v1/accounts/{star_id}/unfollow"), Some(&fan2), &json!({})).await).await;
+    assert!(app.page_ids("/api/v1/timelines/home", Some(&fan2)).await.is_empty());
+}
