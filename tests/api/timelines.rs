@@ -224,7 +224,7 @@ async fn celebrities_are_merged_at_read_time() {
         .to_owned();
     expected.push(direct.clone());
     expected.push(early.clone());
-    expected.sort_by(|a, b| b.parse::<u64>().unwrap().cmp(&a.parse::<u64>().unwrap()));
+    expected.sort_by_key(|id| std::cmp::Reverse(id.parse::<u64>().unwrap()));
     // The friend's posts are fanned out (asynchronously); the star's are merged on read.
     eventually_home(&app, &fan1, &[&expected[1]]).await;
     assert_eq!(all_pages(&app, "/api/v1/timelines/home?limit=3", Some(&fan1)).await, expected);
