@@ -179,7 +179,7 @@ pub fn audience(store: &Store, status: &Status) -> Result<Vec<Id>, StorageError>
             }
         }
     } else {
-        users.extend(store.follower_ids(status.account_id)?);
+        users.extend(store.cached_follower_ids(status.account_id)?.iter());
     }
     users.sort();
     users.dedup();

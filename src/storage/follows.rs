@@ -2,6 +2,10 @@
 //! (`FollowerId ++ FolloweeId`), with both accounts' counts changed in the same
 //! transaction.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
@@ -9,7 +13,40 @@ use super::statuses::bump_account;
 use super::{StorageError, Store, keys};
 use crate::domain::Id;
 
+/// Follower lists for fan-out, cached in memory; sled stays the truth. Every follow
+/// change bumps `generation` and drops the followee's entry; a reader only caches what it
+/// scanned if no change happened meanwhile, so a stale list is never stored.
+#[derive(Debug, Default)]
+pub struct FollowerCache {
+    lists: DashMap<Id, Arc<Vec<Id>>>,
+    generation: AtomicU64,
+}
+
+/// Past this many cached lists the cache starts over (it is only a cache).
+const FOLLOWER_CACHE_MAX: usize = 100_000;
+
 impl Store {
+    /// Followers of `user`, from the cache when possible (used by the fan-out router).
+    pub fn cached_follower_ids(&self, user: Id) -> Result<Arc<Vec<Id>>, StorageError> {
+        if let Some(list) = self.followers.lists.get(&user) {
+            return Ok(list.clone());
+        }
+        let before = self.followers.generation.load(Ordering::SeqCst);
+        let list = Arc::new(self.follower_ids(user)?);
+        if self.followers.lists.len() >= FOLLOWER_CACHE_MAX {
+            self.followers.lists.clear();
+        }
+        // Check and insert under the entry's lock: a writer bumps the generation before
+        // it removes the entry (which takes the same lock), so a list scanned before a
+        // change is either refused here or removed right after.
+        if let dashmap::Entry::Vacant(slot) = self.followers.lists.entry(user)
+            && self.followers.generation.load(Ordering::SeqCst) == before
+        {
+            slot.insert(list.clone());
+        }
+        Ok(list)
+    }
+
     /// `follower` follows `followee`. Returns false if it already did. Durable on return.
     pub async fn follow(&self, follower: Id, followee: Id) -> Result<bool, StorageError> {
         self.set_follow(follower, followee, true).await
@@ -50,6 +87,8 @@ impl Store {
                 sled::transaction::TransactionError::Storage(e) => StorageError::from(e),
             })?;
         if changed {
+            self.followers.generation.fetch_add(1, Ordering::SeqCst);
+            self.followers.lists.remove(&followee);
             self.durable().await?;
         }
         Ok(changed)
@@ -79,5 +118,26 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn follower_cache_follows_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        let (star, a, b) = (Id(1), Id(2), Id(3));
+        assert!(store.cached_follower_ids(star).unwrap().is_empty());
+        assert!(store.follow(a, star).await.unwrap());
+        assert!(!store.follow(a, star).await.unwrap(), "following twice changes nothing");
+        assert_eq!(*store.cached_follower_ids(star).unwrap(), vec![a]);
+        store.follow(b, star).await.unwrap();
+        assert_eq!(*store.cached_follower_ids(star).unwrap(), vec![a, b]);
+        store.unfollow(a, star).await.unwrap();
+        assert_eq!(*store.cached_follower_ids(star).unwrap(), vec![b]);
+        assert_eq!(store.following_ids(b).unwrap(), vec![star]);
     }
 }

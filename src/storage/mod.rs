@@ -139,6 +139,7 @@ pub struct Store {
     pub(crate) trees: Arc<Trees>,
     flusher: Arc<flusher::Flusher>,
     ids: Arc<IdGenerator>,
+    pub(crate) followers: Arc<follows::FollowerCache>,
 }
 
 impl Store {
@@ -190,7 +191,13 @@ impl Store {
             }
         }
         let flusher = flusher::Flusher::start(db.clone(), dir)?;
-        Ok(Self { db, trees: Arc::new(trees), flusher: Arc::new(flusher), ids: Arc::new(ids) })
+        Ok(Self {
+            db,
+            trees: Arc::new(trees),
+            flusher: Arc::new(flusher),
+            ids: Arc::new(ids),
+            followers: Arc::new(follows::FollowerCache::default()),
+        })
     }
 
     pub fn next_id(&self) -> Id {

@@ -56,3 +56,45 @@ async fn state_survives_a_restart() {
     let new_id: u64 = ok_json(app.me(&new_token).await).await["id"].as_str().unwrap().parse().unwrap();
     assert!(new_id > me["id"].as_str().unwrap().parse::<u64>().unwrap());
 }
+
+#[actix_web::test]
+async fn statuses_follows_timelines_and_notifications_survive_a_restart() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, bob_id) = app.user("bob").await;
+    app.follow(&bob, &alice_id).await;
+    let post = app.say(&alice, "durable #words").await;
+    let reply = app.post_status(&bob, json!({"status": "@alice yes", "in_reply_to_id": post})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok_json(app.post_json(&format!("/api/v1/statuses/{post}/favourite"), Some(&bob), &json!({})).await).await;
+    crate::statuses::eventually_home(&app, &bob, &[&post, &reply]).await;
+    let home_before = app.page_ids("/api/v1/timelines/home", Some(&bob)).await;
+    let notes = |v: serde_json::Value| -> Vec<(String, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["id"].as_str().unwrap().to_owned(), n["type"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let notes_before = notes(ok_json(app.get("/api/v1/notifications", Some(&alice)).await).await);
+    assert_eq!(notes_before.len(), 3);
+
+    let app = app.restart().await;
+
+    assert_eq!(app.page_ids("/api/v1/timelines/home", Some(&bob)).await, home_before);
+    assert_eq!(notes(ok_json(app.get("/api/v1/notifications", Some(&alice)).await).await), notes_before);
+    let status = ok_json(app.get(&format!("/api/v1/statuses/{post}"), Some(&bob)).await).await;
+    assert_eq!(
+        (status["replies_count"].as_u64(), status["favourites_count"].as_u64(), status["favourited"].as_bool()),
+        (Some(1), Some(1), Some(true))
+    );
+    assert_eq!(app.page_ids("/api/v1/timelines/tag/words", None).await, vec![post.clone()]);
+    let rel = ok_json(app.get(&format!("/api/v1/accounts/relationships?id[]={alice_id}"), Some(&bob)).await).await;
+    assert_eq!(rel[0]["following"], true);
+    assert_eq!(ok_json(app.get(&format!("/api/v1/accounts/{bob_id}"), None).await).await["following_count"], 1);
+    // Fan-out still works after the restart.
+    let later = app.say(&alice, "after the restart").await;
+    crate::statuses::eventually_home(&app, &bob, &[&later]).await;
+}
