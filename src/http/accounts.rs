@@ -273,7 +273,23 @@ async fn delete_own_account(
     if !password::verify_async(Some(user.account.password_hash.clone()), password).await {
         return Err(ApiError::validation(ValidationError::new("password", "ERR_INVALID", "is incorrect")));
     }
-    state.auth.revoke_user_sessions(user.account.id).await?;
+    let me = user.account.id;
+    state.auth.revoke_user_sessions(me).await?;
+    // Their posts and their place in others' follow lists go with them, as on Mastodon.
+    for id in state.store.author_status_ids(me, usize::MAX)? {
+        if let Some(status) = state.store.status(id)? {
+            for removed in state.store.delete_status(&status).await? {
+                let _ = state.router.try_send(crate::actors::Fanout(crate::storage::FanoutJob::Delete(removed)));
+            }
+        }
+    }
+    for followee in state.store.following_ids(me)? {
+        state.store.unfollow(me, followee).await?;
+    }
+    for follower in state.store.follower_ids(me)? {
+        state.store.unfollow(follower, me).await?;
+        state.store.unmerge_author_from(follower, me)?;
+    }
     state.store.delete_account(&user.account).await?;
     tracing::info!(user_id = %user.account.id, "account deleted by its owner");
     Ok(super::empty_object())

@@ -39,7 +39,8 @@ pub fn page_ids(
         Some(max) => Bound::Excluded(with_id(prefix, max.0)),
         None => Bound::Included(with_id(prefix, u64::MAX)),
     };
-    let mut out = Vec::with_capacity(q.limit);
+    // The limit can be huge (internal "everything" scans): never pre-allocate by it.
+    let mut out = Vec::with_capacity(q.limit.min(64));
     let mut visit = |row: Result<(sled::IVec, sled::IVec), sled::Error>| -> Result<bool, StorageError> {
         let (k, _) = row?;
         let Some(id) = k.len().checked_sub(8).and_then(|at| keys::read_id(&k[at..])) else { return Ok(true) };

@@ -248,7 +248,12 @@ async fn mass_assignment_is_ignored() {
 async fn users_delete_their_own_account() {
     let app = spawn_app().await;
     let token = app.register("gina").await;
+    let (fan, _) = app.user("fan").await;
     let other = app.login("gina").await["access_token"].as_str().unwrap().to_owned();
+    let gina_id = ok_json(app.me(&token).await).await["id"].as_str().unwrap().to_owned();
+    app.follow(&fan, &gina_id).await;
+    let post = app.say(&token, "soon gone").await;
+    crate::statuses::eventually_home(&app, &fan, &[&post]).await;
     let id = ok_json(app.me(&token).await).await["id"].as_str().unwrap().to_owned();
     let res = app
         .client
@@ -274,6 +279,11 @@ async fn users_delete_their_own_account() {
     json_with(app.me(&other).await, 401).await;
     json_with(app.get(&format!("/api/v1/accounts/{id}"), None).await, 404).await;
     json_with(app.get("/api/v1/accounts/lookup?acct=gina", None).await, 404).await;
+    // Their posts and follows went with them.
+    json_with(app.get(&format!("/api/v1/statuses/{post}"), None).await, 404).await;
+    assert!(app.page_ids("/api/v1/timelines/public", None).await.is_empty());
+    assert!(app.page_ids("/api/v1/timelines/home", Some(&fan)).await.is_empty());
+    assert_eq!(ok_json(app.me(&fan).await).await["following_count"], 0);
     let client = app.create_app("read write").await;
     let app_token = app.app_token(&client, "read write").await;
     let res = app
