@@ -219,7 +219,7 @@ async fn relationships(
 }
 
 /// Renders a page of account ids with its `Link` header.
-fn account_page(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Result<HttpResponse, ApiError> {
+pub fn account_page(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Result<HttpResponse, ApiError> {
     let base = state.base_url(req);
     let mut accounts = Vec::new();
     for id in ids {

@@ -6,13 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
-use super::entities;
 use super::error::ApiError;
+use super::follows::account_page;
 use super::notifications::notify;
 use super::pagination::{PageParams, link_header};
 use super::params::Params;
-use super::statuses::{renderer, visible_status};
-use crate::domain::{Id, Status};
+use super::statuses::{action_target, renderer, visible_status};
 use crate::storage::{Mark, NotificationKind};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,15 +23,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/statuses/{id}/reblogged_by", web::get().to(reblogged_by))
         .route("/api/v1/favourites", web::get().to(list_favourites))
         .route("/api/v1/bookmarks", web::get().to(list_bookmarks));
-}
-
-/// The status an action applies to: a reblog stands for its original.
-fn target(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiError> {
-    let status = visible_status(state, Some(me), raw)?;
-    match status.reblog_of {
-        Some(original) => Ok(state.store.status(original)?.ok_or(ApiError::NotFound)?),
-        None => Ok(status),
-    }
 }
 
 async fn set_mark(
@@ -49,7 +39,7 @@ async fn set_mark(
     };
     user.require_scope(&[scope])?;
     let me = user.account.id;
-    let status = target(&state, me, raw)?;
+    let status = action_target(&state, me, raw)?;
     let changed = state.store.set_mark(mark, me, status.id, on).await?;
     if changed && on && mark == Mark::Favourite {
         notify(&state.store, status.account_id, NotificationKind::Favourite, me, Some(status.id))?;
@@ -162,18 +152,7 @@ async fn who(
     } else {
         state.store.favouriters_page(status.id, &q)?
     };
-    let base = state.base_url(&req);
-    let mut accounts = Vec::new();
-    for id in &ids {
-        if let Some(a) = state.store.account(*id)? {
-            accounts.push(entities::account(&a, &base));
-        }
-    }
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = link_header(&req, &state, &ids) {
-        response.insert_header(("Link", link));
-    }
-    Ok(response.json(accounts))
+    account_page(&req, &state, &ids)
 }
 
 async fn favourited_by(

@@ -46,6 +46,16 @@ pub fn visible_status(state: &AppState, viewer: Option<Id>, raw_id: &str) -> Res
     if state.store.can_view(viewer, &status)? { Ok(status) } else { Err(ApiError::NotFound) }
 }
 
+/// The status an action (reblog, favourite, bookmark) applies to: a reblog stands for
+/// its original.
+pub fn action_target(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiError> {
+    let status = visible_status(state, Some(me), raw)?;
+    match status.reblog_of {
+        Some(original) => state.store.status(original)?.ok_or(ApiError::NotFound),
+        None => Ok(status),
+    }
+}
+
 fn one(renderer: &StatusRenderer<'_>, s: &Status) -> Result<HttpResponse, ApiError> {
     let body = renderer.status(s)?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(body))
@@ -280,10 +290,7 @@ async fn reblog(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:statuses"])?;
     let me = user.account.id;
-    let mut target = visible_status(&state, Some(me), &path)?;
-    if let Some(original) = target.reblog_of {
-        target = state.store.status(original)?.ok_or(ApiError::NotFound)?;
-    }
+    let target = action_target(&state, me, &path)?;
     let allowed = target.visibility.is_open() || (target.visibility == Visibility::Private && target.account_id == me);
     if !allowed {
         return Err(ApiError::Forbidden("This action is not allowed".into()));
@@ -334,10 +341,7 @@ async fn unreblog(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:statuses"])?;
     let me = user.account.id;
-    let mut target = visible_status(&state, Some(me), &path)?;
-    if let Some(original) = target.reblog_of {
-        target = state.store.status(original)?.ok_or(ApiError::NotFound)?;
-    }
+    let target = action_target(&state, me, &path)?;
     if let Some(wrapper_id) = state.store.reblog_by(target.id, me)?
         && let Some(wrapper) = state.store.status(wrapper_id)?
     {
