@@ -214,3 +214,39 @@ impl Handler<Reload> for TimelineActor {
         self.stale.store(true, Ordering::SeqCst);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix::test]
+    async fn actors_start_on_demand_serve_the_hot_page_and_stop_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        let user = Id(7);
+        store.add_to_timelines(Id(100), &[user]).unwrap();
+        store.add_to_timelines(Id(300), &[user]).unwrap();
+        let registry = TimelineRegistry::new(store.clone(), Duration::from_millis(300));
+        let addr = registry.get_or_start(user);
+        assert!(registry.is_active(user));
+        let page = addr.send(FetchHotPage).await.unwrap().unwrap();
+        assert_eq!((page.ids, page.complete), (vec![Id(300), Id(100)], true));
+        // The router tells it about new entries; out-of-order arrivals are placed right.
+        registry.notify(user, EntryAdded(Id(200)));
+        registry.notify(user, EntryRemoved(Id(300)));
+        let page = addr.send(FetchHotPage).await.unwrap().unwrap();
+        assert_eq!(page.ids, vec![Id(200), Id(100)]);
+        // Idle: it stops and leaves the registry (bounded wait, no timing assertion).
+        for _ in 0..100 {
+            if registry.active_count() == 0 {
+                break;
+            }
+            actix::clock::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(registry.active_count(), 0);
+        assert!(!registry.is_active(user));
+        // The next use starts a fresh actor from sled.
+        let again = registry.get_or_start(user).send(FetchHotPage).await.unwrap().unwrap();
+        assert_eq!(again.ids, vec![Id(300), Id(100)], "sled is the truth: the hot page was a cache");
+    }
+}
