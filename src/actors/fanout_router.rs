@@ -42,12 +42,15 @@ impl Celebrities {
         self.ids.contains(&id)
     }
 
-    /// Re-checks an author after their follower count changed.
-    pub fn update(&self, id: Id, followers: u64) {
+    /// Re-checks an author after their follower count changed. Returns true when the
+    /// author just stopped being a celebrity: their recent posts were never fanned out,
+    /// so the caller must merge them into their followers' timelines now.
+    pub fn update(&self, id: Id, followers: u64) -> bool {
         if followers > self.threshold {
             self.ids.insert(id);
+            false
         } else {
-            self.ids.remove(&id);
+            self.ids.remove(&id).is_some()
         }
     }
 

@@ -66,10 +66,17 @@ fn other_account(state: &AppState, raw: &str) -> Result<Account, ApiError> {
 
 /// Makes `follower` follow `followee` now: the follow, the merge into the home
 /// timeline, the notification; durable on return.
-/// Keeps the celebrity set in step with a changed follower count.
+/// Keeps the celebrity set in step with a changed follower count. An author who drops
+/// below the threshold is no longer merged at read time, so the posts they made as a
+/// celebrity are merged into their followers' timelines here (rare: on the way down).
 fn recount(state: &AppState, followee: Id) -> Result<(), ApiError> {
-    if let Some(account) = state.store.account(followee)? {
-        state.celebrities.update(followee, account.followers_count);
+    if let Some(account) = state.store.account(followee)?
+        && state.celebrities.update(followee, account.followers_count)
+    {
+        for follower in state.store.follower_ids(followee)? {
+            state.store.merge_author_into(follower, followee)?;
+            state.timelines.notify(follower, Reload);
+        }
     }
     Ok(())
 }

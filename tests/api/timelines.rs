@@ -234,4 +234,10 @@ async fn celebrities_are_merged_at_read_time() {
     // Unfollowing the star takes their posts away at once.
     ok_json(app.post_json(&format!("/api/v1/accounts/{star_id}/unfollow"), Some(&fan2), &json!({})).await).await;
     assert!(app.page_ids("/api/v1/timelines/home", Some(&fan2)).await.is_empty());
+    // With one follower left the star is no longer a celebrity: the posts made as one,
+    // never fanned out, were merged into fan1's timeline on the way down.
+    assert_eq!(all_pages(&app, "/api/v1/timelines/home?limit=3", Some(&fan1)).await, expected);
+    let after = app.say(&star, "ordinary again").await;
+    let home = eventually_home(&app, &fan1, &[&after]).await;
+    assert_eq!(home.len(), expected.len() + 1);
 }
