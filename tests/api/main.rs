@@ -9,6 +9,7 @@ mod admin_cli;
 mod bad_input;
 mod instance;
 mod jwt;
+mod model;
 mod oauth;
 mod restart;
 mod sessions;
