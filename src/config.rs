@@ -20,7 +20,23 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub fanout: FanoutSettings,
     pub timelines: TimelineSettings,
+    pub streaming: StreamingSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamingSettings {
+    pub max_connections_per_user: usize,
+    pub max_connections_per_ip: usize,
+    pub ping_interval_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub max_frame_bytes: usize,
+    pub queue_frames: usize,
+    pub max_messages_per_10s: u32,
+    pub sse_heartbeat_secs: u64,
+    pub retention_events: u64,
+    pub retention_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,7 +14,9 @@ use actix_web::middleware::{ErrorHandlers, NormalizePath};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::actors::{Celebrities, FanoutRouter, SessionJanitor, Shutdown, TimelineRegistry};
+use crate::actors::{
+    Celebrities, Connections, FanoutRouter, SessionJanitor, SessionSupervisor, Shutdown, Streams, TimelineRegistry,
+};
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::error::Error;
@@ -28,6 +30,7 @@ pub struct Application {
     auth: Arc<AuthService>,
     janitor: Addr<SessionJanitor>,
     router: Addr<FanoutRouter>,
+    supervisor: Addr<SessionSupervisor>,
 }
 
 impl Application {
@@ -38,12 +41,23 @@ impl Application {
         let janitor =
             SessionJanitor::new(auth.clone(), Duration::from_secs(settings.auth.session_sweep_interval_secs)).start();
 
+        let streaming = &settings.streaming;
+        store.set_event_retention(streaming.retention_events, streaming.retention_hours);
+        let connections = Connections::new(
+            streaming.max_connections_per_user,
+            streaming.max_connections_per_ip,
+            streaming.queue_frames,
+        );
+        let streams = Streams::new(store.clone(), connections.clone());
+        let supervisor = SessionSupervisor::new(connections, auth.clone(), store.clone()).start();
+
         let timelines = TimelineRegistry::new(store.clone(), Duration::from_secs(settings.timelines.idle_secs));
         let celebrities = Celebrities::load(&store, settings.fanout.celebrity_followers)?;
         let router = FanoutRouter::new(
             store.clone(),
             timelines.clone(),
             celebrities.clone(),
+            streams.clone(),
             Duration::from_secs(settings.fanout.replay_interval_secs),
             settings.fanout.paused,
         )
@@ -63,6 +77,7 @@ impl Application {
             router: router.clone(),
             timelines,
             celebrities,
+            streams,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -84,13 +99,22 @@ impl Application {
                 .wrap(NormalizePath::trim())
                 .configure(http::configure)
         })
+        .on_connect(|conn, data| {
+            use std::os::fd::AsRawFd;
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+                && let Ok(peer) = tcp.peer_addr()
+            {
+                data.insert(http::streaming::ClientSocket(tcp.as_raw_fd(), peer));
+            }
+        })
+        .disable_signals()
         .workers(workers)
         .client_request_timeout(Duration::from_secs(server_settings.client_request_timeout_secs))
         .shutdown_timeout(server_settings.shutdown_timeout_secs)
         .listen(listener)?
         .run();
         tracing::info!(port, host = %server_settings.host, "starling listening");
-        Ok(Self { port, server, store, auth, janitor, router })
+        Ok(Self { port, server, store, auth, janitor, router, supervisor })
     }
 
     pub fn port(&self) -> u16 {
@@ -107,12 +131,39 @@ impl Application {
 
     /// Serves until stopped, then stops the actors and flushes storage.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        let Self { server, store, janitor, router, .. } = self;
+        let Self { server, store, janitor, router, supervisor, .. } = self;
+        // On SIGINT/SIGTERM: close the streams first (1001), then stop serving, so
+        // long-lived connections do not hold the graceful stop until its timeout.
+        let handle = server.handle();
+        let stopper = supervisor.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown signal received");
+            let _ = stopper.send(Shutdown).await;
+            handle.stop(true).await;
+        });
         server.await?;
+        let _ = supervisor.send(Shutdown).await;
         let _ = janitor.send(Shutdown).await;
         let _ = router.send(Shutdown).await;
         store.flush_blocking()?;
         tracing::info!("starling stopped; storage flushed");
         Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

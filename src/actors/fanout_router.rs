@@ -13,9 +13,13 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::session_supervisor::{Broadcast, BroadcastEvent, Streams};
 use super::timeline::{EntryAdded, EntryRemoved, TimelineRegistry};
 use crate::domain::{Id, Status, Visibility};
-use crate::storage::{FanoutJob, StorageError, Store};
+use crate::storage::{EventKind, FanoutJob, StorageError, Store};
+
+/// Stream events logged by a fan-out, delivered after its flush.
+type Delivery = (Vec<(Id, u64)>, Option<Arc<Broadcast>>);
 
 const MAILBOX: usize = 4096;
 
@@ -79,6 +83,7 @@ pub struct FanoutRouter {
     store: Store,
     timelines: Arc<TimelineRegistry>,
     celebrities: Arc<Celebrities>,
+    streams: Arc<Streams>,
     replay_every: Duration,
     /// Test seam (setting `fanout.paused`): accept jobs but leave them pending in sled.
     paused: bool,
@@ -89,10 +94,11 @@ impl FanoutRouter {
         store: Store,
         timelines: Arc<TimelineRegistry>,
         celebrities: Arc<Celebrities>,
+        streams: Arc<Streams>,
         replay_every: Duration,
         paused: bool,
     ) -> Self {
-        Self { store, timelines, celebrities, replay_every, paused }
+        Self { store, timelines, celebrities, streams, replay_every, paused }
     }
 
     pub fn start_bounded(self) -> Addr<Self> {
@@ -111,18 +117,20 @@ impl FanoutRouter {
             FanoutJob::Delete(status) => self.retract(status),
         };
         match result {
-            Ok(()) => {
+            Ok(delivery) => {
                 let store = self.store.clone();
+                let streams = self.streams.clone();
                 async move {
-                    // Entries must be on disk before the job record goes.
+                    // Entries must be on disk before the job record goes, and events
+                    // before anyone sees them.
                     store.durable().await?;
-                    store.finish_fanout_job(&job)
+                    store.finish_fanout_job(&job)?;
+                    Ok(delivery)
                 }
                 .into_actor(self)
-                .map(|result: Result<(), StorageError>, _, _| {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "fan-out job left pending");
-                    }
+                .map(move |result: Result<Delivery, StorageError>, _, _| match result {
+                    Ok((appended, broadcast)) => streams.deliver(&appended, broadcast),
+                    Err(e) => tracing::warn!(error = %e, "fan-out job left pending"),
                 })
                 .spawn(ctx);
             }
@@ -130,30 +138,50 @@ impl FanoutRouter {
         }
     }
 
-    fn publish(&self, status: &Status) -> Result<(), StorageError> {
-        let audience = if status.visibility != Visibility::Direct && self.celebrities.contains(status.account_id) {
+    fn publish(&self, status: &Status) -> Result<Delivery, StorageError> {
+        let celebrity = status.visibility != Visibility::Direct && self.celebrities.contains(status.account_id);
+        let audience = if celebrity {
             // Merged at read time; only the author's own timeline is written.
             vec![status.account_id]
         } else {
             audience(&self.store, status)?
         };
         self.store.add_to_timelines(status.id, &audience)?;
+        let mut events: Vec<(Id, EventKind)> = audience.iter().map(|u| (*u, EventKind::Update(status.id))).collect();
         for user in audience {
             self.timelines.notify(user, EntryAdded(status.id));
         }
-        Ok(())
+        if celebrity {
+            // Followers with a stream still get the event (only they: not a write per
+            // follower).
+            for user in self.store.leased_users() {
+                if user != status.account_id && self.store.follows(user, status.account_id)? {
+                    events.push((user, EventKind::Update(status.id)));
+                }
+            }
+        }
+        if status.visibility == Visibility::Direct {
+            events.push((status.account_id, EventKind::Conversation(status.id)));
+            events.extend(status.mentions.iter().map(|m| (m.account_id, EventKind::Conversation(status.id))));
+        }
+        let appended = self.streams.log(&events)?;
+        let root = self.streams.thread_root(status)?;
+        Ok((appended, Some(Broadcast::new(BroadcastEvent::Update, status.clone(), root))))
     }
 
-    fn retract(&self, status: &Status) -> Result<(), StorageError> {
+    fn retract(&self, status: &Status) -> Result<Delivery, StorageError> {
         let mut audience = audience(&self.store, status)?;
         audience.extend(status.mentions.iter().map(|m| m.account_id));
         audience.sort();
         audience.dedup();
         self.store.remove_from_timelines(status.id, &audience)?;
+        let events: Vec<(Id, EventKind)> = audience.iter().map(|u| (*u, EventKind::Delete(status.id))).collect();
         for user in audience {
             self.timelines.notify(user, EntryRemoved(status.id));
         }
-        Ok(())
+        let appended = self.streams.log(&events)?;
+        let root = self.streams.thread_root(status)?;
+        Ok((appended, Some(Broadcast::new(BroadcastEvent::Delete, status.clone(), root))))
     }
 
     fn replay(&mut self, ctx: &mut Context<Self>) {

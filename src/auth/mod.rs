@@ -196,6 +196,11 @@ impl AuthService {
         &self.issuer
     }
 
+    /// Whether an auth session is still live (not revoked, not expired).
+    pub fn session_is_live(&self, id: Id) -> bool {
+        self.live.get(&id).is_some_and(|l| l.expires_at_ms > now_millis())
+    }
+
     pub fn live_session_count(&self) -> usize {
         self.live.len()
     }

@@ -88,7 +88,7 @@ async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result
         if !state.celebrities.contains(followee) {
             state.store.merge_author_into(follower, followee)?;
         }
-        notify(&state.store, followee, NotificationKind::Follow, follower, None)?;
+        notify(state, followee, NotificationKind::Follow, follower, None)?;
         state.store.durable().await?;
         state.timelines.notify(follower, Reload);
     }
@@ -124,7 +124,7 @@ async fn follow(
         // Already following: nothing to do.
     } else if target.locked {
         if state.store.set_follow_request(target.id, me, true).await? {
-            notify(&state.store, target.id, NotificationKind::FollowRequest, me, None)?;
+            notify(&state, target.id, NotificationKind::FollowRequest, me, None)?;
             state.store.durable().await?;
         }
     } else {

@@ -42,7 +42,7 @@ async fn set_mark(
     let status = action_target(&state, me, raw)?;
     let changed = state.store.set_mark(mark, me, status.id, on).await?;
     if changed && on && mark == Mark::Favourite {
-        notify(&state.store, status.account_id, NotificationKind::Favourite, me, Some(status.id))?;
+        notify(&state, status.account_id, NotificationKind::Favourite, me, Some(status.id))?;
         state.store.durable().await?;
     }
     let body = renderer(&state, &req, Some(me)).status(&status)?.ok_or(ApiError::NotFound)?;

@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod params;
 pub mod sessions;
 pub mod statuses;
+pub mod streaming;
 pub mod timelines;
 
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use actix::Addr;
 
-use crate::actors::{Celebrities, FanoutRouter, TimelineRegistry};
+use crate::actors::{Celebrities, FanoutRouter, Streams, TimelineRegistry};
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::storage::Store;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub router: Addr<FanoutRouter>,
     pub timelines: Arc<TimelineRegistry>,
     pub celebrities: Arc<Celebrities>,
+    pub streams: Arc<Streams>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
         .configure(health::configure)
+        .configure(streaming::configure)
         .configure(instance::configure)
         .configure(apps::configure)
         .configure(oauth::configure)

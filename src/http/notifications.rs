@@ -13,10 +13,11 @@ use super::entities;
 use super::error::ApiError;
 use super::pagination::{PageParams, link_header};
 use super::params::{Params, de};
-use super::statuses::{parse_id, renderer};
+use super::entities::StatusRenderer;
+use super::statuses::parse_id;
 use crate::domain::Id;
 use crate::domain::time::{now_millis, rfc3339_millis};
-use crate::storage::{Notification, NotificationKind, StorageError, Store};
+use crate::storage::{EventKind, Notification, NotificationKind, StorageError, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/notifications", web::get().to(list_notifications))
@@ -28,28 +29,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Records a notification for `recipient` unless it would be about themselves or from
 /// someone they block or mute. Not flushed here: the caller's `durable()` covers it.
 pub fn notify(
-    store: &Store,
+    state: &AppState,
     recipient: Id,
     kind: NotificationKind,
     from: Id,
     status: Option<Id>,
 ) -> Result<(), StorageError> {
+    let store = &state.store;
     if recipient == from || store.hides(recipient, from)? {
         return Ok(());
     }
+    let id = store.next_id();
     store.add_notifications(&[Notification {
-        id: store.next_id(),
+        id,
         user_id: recipient,
         kind,
         from_account: from,
         status_id: status,
         created_at_ms: now_millis(),
-    }])
+    }])?;
+    state.streams.publish(&[(recipient, EventKind::Notification(id))], None);
+    Ok(())
 }
 
 /// Whether a stored notification is still shown: its status exists and the viewer may
 /// see it, and its sender is not hidden.
-fn shown(store: &Store, me: Id, n: &Notification) -> Result<bool, StorageError> {
+pub fn shown(store: &Store, me: Id, n: &Notification) -> Result<bool, StorageError> {
     if store.hides(me, n.from_account)? || store.account(n.from_account)?.is_none() {
         return Ok(false);
     }
@@ -62,11 +67,18 @@ fn shown(store: &Store, me: Id, n: &Notification) -> Result<bool, StorageError> 
     }
 }
 
-fn entity(state: &AppState, req: &HttpRequest, me: Id, n: &Notification) -> Result<Option<Value>, ApiError> {
-    let Some(from) = state.store.account(n.from_account)? else { return Ok(None) };
+/// The Notification entity for `me`, or `None` when its sender or status is gone.
+pub fn notification_entity(
+    store: &Store,
+    base_url: &str,
+    domain: &str,
+    me: Id,
+    n: &Notification,
+) -> Result<Option<Value>, StorageError> {
+    let Some(from) = store.account(n.from_account)? else { return Ok(None) };
     let status = match n.status_id {
-        Some(id) => match state.store.status(id)? {
-            Some(s) => renderer(state, req, Some(me)).status(&s)?,
+        Some(id) => match store.status(id)? {
+            Some(s) => StatusRenderer::new(store, base_url.to_owned(), domain.to_owned(), Some(me)).status(&s)?,
             None => return Ok(None),
         },
         None => None,
@@ -76,9 +88,13 @@ fn entity(state: &AppState, req: &HttpRequest, me: Id, n: &Notification) -> Resu
         "type": n.kind.as_str(),
         "group_key": format!("ungrouped-{}", n.id),
         "created_at": rfc3339_millis(n.created_at_ms),
-        "account": entities::account(&from, &state.base_url(req)),
+        "account": entities::account(&from, base_url),
         "status": status,
     })))
+}
+
+fn entity(state: &AppState, req: &HttpRequest, me: Id, n: &Notification) -> Result<Option<Value>, ApiError> {
+    Ok(notification_entity(&state.store, &state.base_url(req), &state.settings.instance.domain, me, n)?)
 }
 
 #[derive(Deserialize)]

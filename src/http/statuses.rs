@@ -12,12 +12,13 @@ use super::entities::StatusRenderer;
 use super::error::ApiError;
 use super::notifications::notify;
 use super::params::{Params, de};
-use crate::actors::Fanout;
+use crate::actors::fanout_router::audience;
+use crate::actors::{Broadcast, BroadcastEvent, Fanout};
 use crate::auth::sha256;
 use crate::domain::status::{Token, countable_length, extract_tags, tokenize};
 use crate::domain::time::now_millis;
 use crate::domain::{Id, Mention, Role, Status, ValidationError, Visibility};
-use crate::storage::{FanoutJob, NotificationKind, StatusWriteError};
+use crate::storage::{EventKind, FanoutJob, NotificationKind, StatusWriteError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/statuses", web::post().to(create_status))
@@ -182,7 +183,7 @@ async fn create_status(
     }
     for m in &status.mentions {
         if state.store.can_view(Some(m.account_id), &status)? {
-            notify(&state.store, m.account_id, NotificationKind::Mention, me, Some(status.id))?;
+            notify(&state, m.account_id, NotificationKind::Mention, me, Some(status.id))?;
         }
     }
     if !status.mentions.is_empty() {
@@ -318,7 +319,7 @@ async fn reblog(
     let renderer = renderer(&state, &req, Some(me));
     match state.store.create_status(&wrapper, None).await {
         Ok(_) => {
-            notify(&state.store, target.account_id, NotificationKind::Reblog, me, Some(target.id))?;
+            notify(&state, target.account_id, NotificationKind::Reblog, me, Some(target.id))?;
             state.store.durable().await?;
             send_fanout(&state, FanoutJob::Publish(wrapper.clone()));
             one(&renderer, &wrapper)
@@ -417,6 +418,11 @@ async fn edit_status(
     }
     new.edited_at_ms = Some(now_millis());
     state.store.edit_status(&old, &new).await?;
+    // Durable: tell the streams of everyone whose home has it, and the public side.
+    let events: Vec<(Id, EventKind)> =
+        audience(&state.store, &new)?.into_iter().map(|u| (u, EventKind::StatusUpdate(new.id))).collect();
+    let root = state.streams.thread_root(&new)?;
+    state.streams.publish(&events, Some(Broadcast::new(BroadcastEvent::StatusUpdate, new.clone(), root)));
     one(&renderer(&state, &req, Some(me)), &new)
 }
 

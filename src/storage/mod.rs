@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod apps;
 pub mod codec;
+pub mod events;
 pub mod flusher;
 pub mod follows;
 pub mod keys;
@@ -26,6 +27,7 @@ use crate::domain::{Id, IdGenerator};
 
 pub use accounts::CreateAccountError;
 pub use apps::App;
+pub use events::{EventKind, EventsRead, StreamEvent};
 pub use marks::Mark;
 pub use notifications::{Notification, NotificationKind};
 pub use sessions::{AuthCode, AuthSession, RefreshRecord, SessionKind};
@@ -131,6 +133,10 @@ pub(crate) struct Trees {
     pub userid_followrequests: sled::Tree,
     /// StatusId ++ EditId → StatusVersion (earlier versions of edited statuses)
     pub statusid_edits: sled::Tree,
+    /// UserId ++ EventSeq (u64 BE) → StreamEvent (resumable stream events)
+    pub userid_events: sled::Tree,
+    /// UserId → lease expiry (i64 BE ms): events are logged while it runs
+    pub userid_streamlease: sled::Tree,
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +146,7 @@ pub struct Store {
     flusher: Arc<flusher::Flusher>,
     ids: Arc<IdGenerator>,
     pub(crate) followers: Arc<follows::FollowerCache>,
+    pub(crate) events: Arc<events::EventLog>,
 }
 
 impl Store {
@@ -180,6 +187,8 @@ impl Store {
             userid_mutes: tree("userid_mutes")?,
             userid_followrequests: tree("userid_followrequests")?,
             statusid_edits: tree("statusid_edits")?,
+            userid_events: tree("userid_events")?,
+            userid_streamlease: tree("userid_streamlease")?,
         };
         let ids = IdGenerator::new(node_id);
         // Ids must stay above everything already stored, whatever the clock says.
@@ -197,6 +206,7 @@ impl Store {
             flusher: Arc::new(flusher),
             ids: Arc::new(ids),
             followers: Arc::new(follows::FollowerCache::default()),
+            events: Arc::new(events::EventLog::default()),
         })
     }
 
