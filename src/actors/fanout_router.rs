@@ -87,6 +87,9 @@ pub struct FanoutRouter {
     replay_every: Duration,
     /// Test seam (setting `fanout.paused`): accept jobs but leave them pending in sled.
     paused: bool,
+    /// Jobs done but not yet flushed and removed: the periodic replay skips them, so a
+    /// slow flush never makes a job (and its stream events) run twice.
+    in_flight: std::collections::HashSet<(Id, bool)>,
 }
 
 impl FanoutRouter {
@@ -98,7 +101,7 @@ impl FanoutRouter {
         replay_every: Duration,
         paused: bool,
     ) -> Self {
-        Self { store, timelines, celebrities, streams, replay_every, paused }
+        Self { store, timelines, celebrities, streams, replay_every, paused, in_flight: Default::default() }
     }
 
     pub fn start_bounded(self) -> Addr<Self> {
@@ -110,6 +113,18 @@ impl FanoutRouter {
 
     fn process(&mut self, job: FanoutJob, ctx: &mut Context<Self>) {
         if self.paused {
+            return;
+        }
+        let key = match &job {
+            FanoutJob::Publish(s) => (s.id, false),
+            FanoutJob::Delete(s) => (s.id, true),
+        };
+        match self.store.fanout_job_pending(&job) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, "could not check a fan-out job; running it"),
+        }
+        if !self.in_flight.insert(key) {
             return;
         }
         let result = match &job {
@@ -128,13 +143,19 @@ impl FanoutRouter {
                     Ok(delivery)
                 }
                 .into_actor(self)
-                .map(move |result: Result<Delivery, StorageError>, _, _| match result {
-                    Ok((appended, broadcast)) => streams.deliver(&appended, broadcast),
-                    Err(e) => tracing::warn!(error = %e, "fan-out job left pending"),
+                .map(move |result: Result<Delivery, StorageError>, act: &mut Self, _| {
+                    act.in_flight.remove(&key);
+                    match result {
+                        Ok((appended, broadcast)) => streams.deliver(&appended, broadcast),
+                        Err(e) => tracing::warn!(error = %e, "fan-out job left pending"),
+                    }
                 })
                 .spawn(ctx);
             }
-            Err(e) => tracing::warn!(error = %e, "fan-out failed; the job stays pending"),
+            Err(e) => {
+                self.in_flight.remove(&key);
+                tracing::warn!(error = %e, "fan-out failed; the job stays pending");
+            }
         }
     }
 

@@ -497,7 +497,8 @@ impl SessionSupervisor {
                 }
                 continue;
             }
-            if !self.auth.session_is_live(conn.session) || !matches!(self.store.account(conn.user), Ok(Some(_))) {
+            // Deleting an account revokes its sessions, so this covers both.
+            if !self.auth.session_is_live(conn.session) {
                 book.close(&conn, CLOSE_POLICY, "session revoked");
                 continue;
             }

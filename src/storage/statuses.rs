@@ -311,6 +311,14 @@ impl Store {
         self.trees.fanout_jobs.len()
     }
 
+    /// Whether this exact job is still pending (a job already done is not run again).
+    pub fn fanout_job_pending(&self, job: &FanoutJob) -> Result<bool, StorageError> {
+        let (id, expected) = match job {
+            FanoutJob::Publish(s) | FanoutJob::Delete(s) => (s.id, codec::encode(job)?),
+        };
+        Ok(self.trees.fanout_jobs.get(keys::id_key(id))?.is_some_and(|v| v.as_ref() == expected.as_slice()))
+    }
+
     /// Marks a fan-out job done, unless it was replaced meanwhile (a delete that
     /// followed the publish keeps its own job).
     pub fn finish_fanout_job(&self, job: &FanoutJob) -> Result<(), StorageError> {
