@@ -279,9 +279,9 @@ impl StreamCore {
             }
             StreamName::Hashtag(t) | StreamName::HashtagLocal(t) => {
                 let t = t.to_lowercase();
-                if !still(&|n| {
-                    matches!(n, StreamName::Hashtag(x) | StreamName::HashtagLocal(x) if x.to_lowercase() == t)
-                }) {
+                if !still(
+                    &|n| matches!(n, StreamName::Hashtag(x) | StreamName::HashtagLocal(x) if x.to_lowercase() == t),
+                ) {
                     self.connections.subscribe_tag(&self.conn, &t, false);
                 }
             }
@@ -363,7 +363,8 @@ impl StreamCore {
     fn event_frame(&self, name: &StreamName, event: &StreamEvent) -> Result<Option<Frame>, StreamError> {
         let me = self.user();
         let id = Some(event.seq.to_string());
-        let frame = |event: &'static str, payload: String| Frame { stream: name.labels(), event, payload, id: id.clone() };
+        let frame =
+            |event: &'static str, payload: String| Frame { stream: name.labels(), event, payload, id: id.clone() };
         Ok(match (name, event.kind) {
             (StreamName::User, EventKind::Update(sid)) | (StreamName::User, EventKind::StatusUpdate(sid)) => {
                 let kind = if matches!(event.kind, EventKind::Update(_)) { "update" } else { "status.update" };
@@ -462,7 +463,12 @@ impl StreamCore {
 
     /// A frame with the anonymous rendering shared by every subscriber (as Mastodon's
     /// public streams do); private thread replies are rendered for the viewer.
-    fn shared_frame(&self, name: &StreamName, event: &'static str, item: &Broadcast) -> Result<Option<Frame>, StreamError> {
+    fn shared_frame(
+        &self,
+        name: &StreamName,
+        event: &'static str,
+        item: &Broadcast,
+    ) -> Result<Option<Frame>, StreamError> {
         use crate::domain::Visibility;
         let s = &item.status;
         if !matches!(s.visibility, Visibility::Public | Visibility::Unlisted) {

@@ -282,7 +282,8 @@ mod tests {
         let (_dir, store) = store();
         let (alice, bob) = (Id(1), Id(2));
         assert!(!store.open_stream_lease(alice).unwrap(), "no lease before the first connection");
-        let appended = store.append_events(&[(alice, EventKind::Update(Id(10))), (bob, EventKind::Update(Id(10)))]).unwrap();
+        let appended =
+            store.append_events(&[(alice, EventKind::Update(Id(10))), (bob, EventKind::Update(Id(10)))]).unwrap();
         assert_eq!(appended, vec![(alice, 1)], "bob never streamed: nothing logged for him");
         assert!(store.events_after(alice, 0, 10).unwrap().events.is_empty(), "not durable yet");
         store.mark_events_durable(&appended);
