@@ -21,7 +21,14 @@ pub struct Settings {
     pub fanout: FanoutSettings,
     pub timelines: TimelineSettings,
     pub streaming: StreamingSettings,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

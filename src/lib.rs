@@ -13,6 +13,7 @@
 //! - [`actors`]: actix actors for hot state and periodic work.
 //! - [`http`]: actix-web handlers, extractors and Mastodon entities.
 //! - [`admin`]: the `starling admin …` command-line tasks.
+//! - [`metrics`]: the Prometheus recorder behind `/metrics`.
 
 pub mod actors;
 pub mod admin;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

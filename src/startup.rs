@@ -36,6 +36,7 @@ pub struct Application {
 impl Application {
     /// Must be called inside an actix system (`#[actix_web::main]`, `#[actix_web::test]`).
     pub async fn build(settings: Settings) -> Result<Self, Error> {
+        crate::metrics::handle();
         let store = Store::open(&settings.storage.path, settings.storage.node_id)?;
         let auth = Arc::new(AuthService::new(&settings, store.clone()).map_err(|e| Error::Other(format!("{e:#}")))?);
         let janitor =
@@ -94,6 +95,7 @@ impl Application {
                         Ok(response)
                     }
                 })
+                .wrap(actix_web::middleware::from_fn(http::metrics::record))
                 .wrap(http::cors())
                 .wrap(TracingLogger::default())
                 .wrap(NormalizePath::trim())

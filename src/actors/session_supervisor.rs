@@ -94,6 +94,8 @@ impl Broadcast {
 /// One live connection, shared between its session actor and the book.
 pub struct Conn {
     pub id: u64,
+    /// "websocket" or "sse".
+    pub transport: &'static str,
     pub user: Id,
     pub session: Id,
     pub ip: String,
@@ -116,9 +118,17 @@ struct Topics {
 }
 
 impl Conn {
-    pub fn new(id: u64, user: Id, session: Id, ip: String, socket: Option<(i32, std::net::SocketAddr)>) -> Arc<Self> {
+    pub fn new(
+        id: u64,
+        transport: &'static str,
+        user: Id,
+        session: Id,
+        ip: String,
+        socket: Option<(i32, std::net::SocketAddr)>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             id,
+            transport,
             user,
             session,
             ip,
@@ -167,6 +177,49 @@ pub struct Connections {
     max_per_ip: usize,
     queue_frames: u64,
     slow_cuts: AtomicU64,
+    /// Anonymous Status JSON of recently streamed statuses, shared by every recipient
+    /// with no favourite, reblog or bookmark of their own on it (for a new status: all of
+    /// them), so a fan-out to N streams renders once, not N times.
+    pub rendered: RenderCache,
+}
+
+/// Recently rendered anonymous Status entities by (status id, version, base URL), the
+/// version being the time of the last edit; entries live
+/// two seconds (counts in them may be that old), at most 1,024 of them.
+#[derive(Default)]
+pub struct RenderCache {
+    entries: DashMap<RenderKey, (Instant, Option<Arc<str>>)>,
+}
+
+/// Status id, time of its last edit, base URL.
+type RenderKey = (Id, Option<i64>, String);
+
+const RENDER_TTL: Duration = Duration::from_secs(2);
+const RENDER_MAX: usize = 1024;
+
+impl RenderCache {
+    pub fn get_or_render(
+        &self,
+        status: &Status,
+        base_url: &str,
+        render: impl FnOnce() -> Result<Option<String>, StorageError>,
+    ) -> Result<Option<Arc<str>>, StorageError> {
+        let key = (status.id, status.edited_at_ms, base_url.to_owned());
+        if let Some(hit) = self.entries.get(&key)
+            && hit.0.elapsed() < RENDER_TTL
+        {
+            return Ok(hit.1.clone());
+        }
+        let value: Option<Arc<str>> = render()?.map(Arc::from);
+        if self.entries.len() >= RENDER_MAX {
+            self.entries.retain(|_, (at, _)| at.elapsed() < RENDER_TTL);
+            if self.entries.len() >= RENDER_MAX {
+                self.entries.clear();
+            }
+        }
+        self.entries.insert(key, (Instant::now(), value.clone()));
+        Ok(value)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +242,7 @@ impl Connections {
             max_per_ip,
             queue_frames: queue_frames as u64,
             slow_cuts: AtomicU64::new(0),
+            rendered: RenderCache::default(),
         })
     }
 
@@ -245,6 +299,12 @@ impl Connections {
 
     pub fn len(&self) -> usize {
         self.by_id.len()
+    }
+
+    /// Live connections by transport.
+    pub fn count_by_transport(&self) -> (usize, usize) {
+        let ws = self.by_id.iter().filter(|c| c.transport == "websocket").count();
+        (ws, self.by_id.len() - ws)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -349,6 +409,7 @@ impl Connections {
     pub fn cut_slow(&self, conn: &Conn) {
         if !conn.is_closing() {
             self.slow_cuts.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("starling_stream_slow_consumer_cuts_total").increment(1);
             tracing::info!(user_id = %conn.user, conn = conn.id, "cutting a slow stream consumer");
             self.close(conn, CLOSE_SLOW_CONSUMER, "slow consumer");
             // It is not reading: no close frame will get through, so end the socket now.
@@ -421,6 +482,10 @@ impl Streams {
             self.connections.wake_users(appended.iter().map(|(u, _)| *u));
         }
         if let Some(item) = broadcast {
+            if item.event == BroadcastEvent::Update {
+                let ms = crate::domain::time::now_millis() - item.status.created_at_ms;
+                metrics::histogram!("starling_fanout_delivery_seconds").record(ms.max(0) as f64 / 1000.0);
+            }
             self.connections.broadcast(item);
         }
     }

@@ -372,7 +372,7 @@ impl StreamCore {
                     return Ok(None);
                 }
                 let Some(status) = self.store.status(sid)? else { return Ok(None) };
-                self.renderer(Some(me)).status(&status)?.map(|v| frame(kind, v.to_string()))
+                self.status_payload(&status)?.map(|p| frame(kind, p))
             }
             (StreamName::User, EventKind::Delete(sid)) => Some(frame("delete", sid.to_string())),
             (StreamName::User | StreamName::UserNotification, EventKind::Notification(nid)) => {
@@ -392,6 +392,25 @@ impl StreamCore {
             }
             _ => None,
         })
+    }
+
+    /// The Status entity for this viewer: the shared anonymous rendering when the
+    /// viewer has not favourited, reblogged or bookmarked it (then the two are equal).
+    fn status_payload(&self, status: &crate::domain::Status) -> Result<Option<String>, StreamError> {
+        use crate::storage::Mark;
+        let me = self.user();
+        let target = status.reblog_of.unwrap_or(status.id);
+        let marked = self.store.reblog_by(target, me)?.is_some()
+            || self.store.has_mark(Mark::Favourite, me, target)?
+            || self.store.has_mark(Mark::Bookmark, me, target)?;
+        if marked {
+            return Ok(self.renderer(Some(me)).status(status)?.map(|v| v.to_string()));
+        }
+        let shared = self
+            .connections
+            .rendered
+            .get_or_render(status, &self.base_url, || Ok(self.renderer(None).status(status)?.map(|v| v.to_string())))?;
+        Ok(shared.map(|p| p.to_string()))
     }
 
     /// Mastodon's Conversation entity for a direct status.

@@ -107,6 +107,7 @@ impl TimelineRegistry {
         if let Some(slot) = self.slots.get(&user)
             && slot.addr.try_send(message).is_err()
         {
+            metrics::counter!("starling_mailbox_drops_total", "mailbox" => "timeline").increment(1);
             slot.stale.store(true, Ordering::SeqCst);
         }
     }

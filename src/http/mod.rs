@@ -11,6 +11,7 @@ pub mod follows;
 pub mod health;
 pub mod instance;
 pub mod interactions;
+pub mod metrics;
 pub mod notifications;
 pub mod oauth;
 pub mod pagination;
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
         .configure(health::configure)
+        .configure(metrics::configure)
         .configure(streaming::configure)
         .configure(instance::configure)
         .configure(apps::configure)

@@ -65,6 +65,7 @@ fn one(renderer: &StatusRenderer<'_>, s: &Status) -> Result<HttpResponse, ApiErr
 fn send_fanout(state: &AppState, job: FanoutJob) {
     // A full mailbox is fine: the job is in sled and the periodic replay delivers it.
     if state.router.try_send(Fanout(job)).is_err() {
+        metrics::counter!("starling_mailbox_drops_total", "mailbox" => "fanout_router").increment(1);
         tracing::debug!("fan-out router busy; job left for replay");
     }
 }

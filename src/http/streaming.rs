@@ -48,7 +48,12 @@ fn stream_token(req: &HttpRequest) -> (Option<String>, Option<String>) {
 }
 
 /// Authenticates and registers a connection (401, 403 or 429 before any upgrade).
-fn open(state: &AppState, req: &HttpRequest, token: Option<String>) -> Result<StreamCore, ApiError> {
+fn open(
+    state: &AppState,
+    req: &HttpRequest,
+    token: Option<String>,
+    transport: &'static str,
+) -> Result<StreamCore, ApiError> {
     let token = token.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     let principal = state.auth.verify(&token).map_err(|_| ApiError::Unauthorized(INVALID_TOKEN))?;
     let user = principal.user_id.ok_or(ApiError::Unauthorized(USER_REQUIRED))?;
@@ -58,7 +63,8 @@ fn open(state: &AppState, req: &HttpRequest, token: Option<String>) -> Result<St
     state.store.account(user)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     let socket = req.conn_data::<ClientSocket>().map(|s| (s.0, s.1));
     let connections = state.streams.connections.clone();
-    let conn = Conn::new(connections.next_id(), user, principal.session_id, AppState::client_ip(req), socket);
+    let conn =
+        Conn::new(connections.next_id(), transport, user, principal.session_id, AppState::client_ip(req), socket);
     connections.register(conn.clone()).map_err(|cap| {
         ApiError::TooManyRequests(match cap {
             CapExceeded::User => "Too many streaming connections for this user".into(),
@@ -109,7 +115,7 @@ async fn websocket(
         None => None,
     };
     let (token, protocol) = stream_token(&req);
-    let core = open(&state, &req, token)?;
+    let core = open(&state, &req, token, "websocket")?;
     let conn = core.conn.clone();
     if let Some((name, _)) = &initial
         && let Err(e) = core.check(name)
@@ -158,7 +164,7 @@ fn sse_stream(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| query.get("since").cloned());
-    let core = open(state, req, bearer_token(req))?;
+    let core = open(state, req, bearer_token(req), "sse")?;
     if let Err(e) = core.check(&name) {
         core.finish();
         return Err(stream_error(e));

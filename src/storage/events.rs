@@ -169,6 +169,9 @@ impl Store {
         let mut out = Vec::with_capacity(wanted.len());
         let mut batch = sled::Batch::default();
         let mut prune = Vec::new();
+        // Pruning scans from the oldest event; often enough that at most an eighth of
+        // the retained count (and at most 64) is over the limit.
+        let prune_every = (self.events.retention_events.load(Ordering::Relaxed) / 8).clamp(1, 64);
         {
             let mut next = self.events.next.lock().map_err(|_| StorageError::Unavailable)?;
             for (user, kind) in wanted {
@@ -183,7 +186,7 @@ impl Store {
                 };
                 next.insert(user, seq + 1);
                 batch.insert(&event_key(user, seq), codec::encode(&StreamEvent { seq, at_ms: now, kind })?);
-                if seq.is_multiple_of(64) {
+                if seq.is_multiple_of(prune_every) {
                     prune.push(user);
                 }
                 out.push((user, seq));

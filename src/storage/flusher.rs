@@ -70,9 +70,12 @@ fn run(db: sled::Db, log: File, rx: mpsc::Receiver<Waiter>, failed: Arc<AtomicBo
         let result = if failed.load(Ordering::SeqCst) {
             Err(StorageError::Unavailable)
         } else {
+            let started = std::time::Instant::now();
             match db.flush().map_err(StorageError::from).and_then(|_| log.sync_data().map_err(StorageError::from)) {
                 Ok(()) => {
                     flushes.fetch_add(1, Ordering::Relaxed);
+                    metrics::histogram!("starling_storage_flush_seconds").record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("starling_storage_flush_waiters").record(waiters.len() as f64);
                     Ok(())
                 }
                 Err(e) => {
