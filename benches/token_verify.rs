@@ -47,6 +47,7 @@ impl Server {
         settings.storage.path = storage.path().to_path_buf();
         settings.server.port = 0;
         settings.log.filter = "warn".into();
+        settings.rate_limits.enabled = false;
         starling::telemetry::init(&settings.log);
 
         let (tx, rx) = mpsc::channel();

@@ -22,7 +22,18 @@ pub struct Settings {
     pub timelines: TimelineSettings,
     pub streaming: StreamingSettings,
     pub metrics: MetricsSettings,
+    pub rate_limits: RateLimitSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub api_requests: u32,
+    pub api_period_secs: u64,
+    pub auth_requests: u32,
+    pub auth_period_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

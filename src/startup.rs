@@ -71,6 +71,7 @@ impl Application {
             n => n,
         };
         let server_settings = settings.server.clone();
+        let limits = http::rate_limit::RateLimits::new(&settings.rate_limits);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store: store.clone(),
@@ -79,6 +80,7 @@ impl Application {
             timelines,
             celebrities,
             streams,
+            limits,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -95,6 +97,7 @@ impl Application {
                         Ok(response)
                     }
                 })
+                .wrap(actix_web::middleware::from_fn(http::rate_limit::enforce))
                 .wrap(actix_web::middleware::from_fn(http::metrics::record))
                 .wrap(http::cors())
                 .wrap(TracingLogger::default())

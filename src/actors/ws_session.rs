@@ -53,6 +53,33 @@ fn text_of(v: Option<serde_json::Value>) -> Option<String> {
     }
 }
 
+/// What a client message asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientRequest {
+    Subscribe { name: StreamName, since: Option<String> },
+    Unsubscribe(StreamName),
+}
+
+/// Parses one client text message (`{"type", "stream", "tag", "list", "id", "since"}`).
+/// An error is answered with Mastodon's error frame; the socket stays open.
+pub fn parse_client_message(text: &str) -> Result<ClientRequest, StreamError> {
+    let message: ClientMessage =
+        serde_json::from_str(text).map_err(|_| StreamError::BadRequest("Invalid JSON message"))?;
+    let Some(stream) = message.stream.as_deref() else {
+        return Err(StreamError::BadRequest("Missing stream parameter"));
+    };
+    if stream == "list" || message.list.is_some() {
+        return Err(StreamError::BadRequest("Lists are not supported"));
+    }
+    let id = text_of(message.id);
+    let name = StreamName::parse(stream, message.tag.as_deref(), id.as_deref())?;
+    match message.kind.as_str() {
+        "subscribe" => Ok(ClientRequest::Subscribe { name, since: text_of(message.since) }),
+        "unsubscribe" => Ok(ClientRequest::Unsubscribe(name)),
+        _ => Err(StreamError::BadRequest("Unknown message type")),
+    }
+}
+
 /// Upgrades the request and starts the session. `initial` subscribes at once (the
 /// `?stream=` form); `protocol` is echoed back when the token came in
 /// `Sec-WebSocket-Protocol`.
@@ -122,25 +149,10 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        let message: ClientMessage = match serde_json::from_str(text) {
-            Ok(m) => m,
-            Err(_) => return self.error(&StreamError::BadRequest("Invalid JSON message"), ctx),
-        };
-        let Some(stream) = message.stream.as_deref() else {
-            return self.error(&StreamError::BadRequest("Missing stream parameter"), ctx);
-        };
-        if stream == "list" || message.list.is_some() {
-            return self.error(&StreamError::BadRequest("Lists are not supported"), ctx);
-        }
-        let id = text_of(message.id);
-        let name = match StreamName::parse(stream, message.tag.as_deref(), id.as_deref()) {
-            Ok(n) => n,
-            Err(e) => return self.error(&e, ctx),
-        };
-        match message.kind.as_str() {
-            "subscribe" => self.subscribe(name, text_of(message.since).as_deref(), ctx),
-            "unsubscribe" => self.core.unsubscribe(&name),
-            _ => self.error(&StreamError::BadRequest("Unknown message type"), ctx),
+        match parse_client_message(text) {
+            Ok(ClientRequest::Subscribe { name, since }) => self.subscribe(name, since.as_deref(), ctx),
+            Ok(ClientRequest::Unsubscribe(name)) => self.core.unsubscribe(&name),
+            Err(e) => self.error(&e, ctx),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod oauth;
 pub mod pagination;
 pub mod params;
+pub mod rate_limit;
 pub mod sessions;
 pub mod statuses;
 pub mod streaming;
@@ -46,6 +47,7 @@ pub struct AppState {
     pub timelines: Arc<TimelineRegistry>,
     pub celebrities: Arc<Celebrities>,
     pub streams: Arc<Streams>,
+    pub limits: rate_limit::RateLimits,
 }
 
 impl AppState {

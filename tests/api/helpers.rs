@@ -27,6 +27,7 @@ pub fn test_settings(dir: &Path) -> Settings {
     s.server.port = 0;
     s.server.workers = 1;
     s.log.filter = "error".into();
+    s.rate_limits.enabled = false;
     s
 }
 
