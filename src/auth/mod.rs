@@ -281,6 +281,11 @@ impl AuthService {
 
     /// Starts a session and issues its first tokens; durable before it returns.
     pub async fn start_session(&self, new: NewSession) -> Result<IssuedTokens, AuthError> {
+        if let Some(user) = new.user_id
+            && self.store.is_suspended(user)?
+        {
+            return Err(AuthError::InvalidCredentials);
+        }
         let now = now_millis();
         let lifetime_secs = if new.with_refresh {
             self.refresh_ttl_secs.max(self.access_ttl(new.kind))
@@ -368,7 +373,11 @@ impl AuthService {
         };
         let stored = account.as_ref().map(|a| a.password_hash.clone());
         if password::verify_async(stored, password.to_owned()).await {
-            account.ok_or(AuthError::InvalidCredentials)
+            let account = account.ok_or(AuthError::InvalidCredentials)?;
+            if self.store.is_suspended(account.id)? {
+                return Err(AuthError::InvalidCredentials);
+            }
+            Ok(account)
         } else {
             Err(AuthError::InvalidCredentials)
         }

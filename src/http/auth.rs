@@ -96,7 +96,9 @@ impl FromRequest for CurrentUser {
         let result = (|| {
             let principal = verify(req)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
             let user = principal.user_id.ok_or_else(|| ApiError::Unprocessable(USER_REQUIRED.into()))?;
-            let account = state(req)?.store.account(user)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+            let store = &state(req)?.store;
+            let account = store.account(user)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+            store.mark_active(user)?;
             Ok(CurrentUser { principal, account })
         })();
         ready(result)

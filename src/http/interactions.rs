@@ -43,6 +43,7 @@ async fn set_mark(
     let changed = state.store.set_mark(mark, me, status.id, on).await?;
     if changed && on && mark == Mark::Favourite {
         notify(&state, status.account_id, NotificationKind::Favourite, me, Some(status.id))?;
+        state.store.count(crate::storage::Metric::Interactions, 1)?;
         state.store.durable().await?;
     }
     let body = renderer(&state, &req, Some(me)).status(&status)?.ok_or(ApiError::NotFound)?;

@@ -3,6 +3,7 @@
 //! JSON/form/multipart bodies, `auth.rs` holds the authentication extractors.
 
 pub mod accounts;
+pub mod admin;
 pub mod apps;
 pub mod auth;
 pub mod entities;
@@ -85,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(interactions::configure)
         .configure(notifications::configure)
         .configure(sessions::configure)
+        .configure(admin::configure)
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
 }
 

@@ -187,7 +187,10 @@ async fn create_status(
             notify(&state, m.account_id, NotificationKind::Mention, me, Some(status.id))?;
         }
     }
-    if !status.mentions.is_empty() {
+    if status.in_reply_to_id.is_some() {
+        state.store.count(crate::storage::Metric::Interactions, 1)?;
+    }
+    if !status.mentions.is_empty() || status.in_reply_to_id.is_some() {
         state.store.durable().await?;
     }
     send_fanout(&state, FanoutJob::Publish(status.clone()));
@@ -321,6 +324,7 @@ async fn reblog(
     match state.store.create_status(&wrapper, None).await {
         Ok(_) => {
             notify(&state, target.account_id, NotificationKind::Reblog, me, Some(target.id))?;
+            state.store.count(crate::storage::Metric::Interactions, 1)?;
             state.store.durable().await?;
             send_fanout(&state, FanoutJob::Publish(wrapper.clone()));
             one(&renderer, &wrapper)

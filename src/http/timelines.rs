@@ -134,6 +134,9 @@ fn viewer_of(caller: &MaybeCaller) -> Option<Id> {
 /// author is not blocked or muted (either way for blocks).
 fn listed(store: &Store, viewer: Option<Id>, id: Id) -> Result<bool, StorageError> {
     let Some(status) = store.status(id)? else { return Ok(false) };
+    if store.is_suspended(status.account_id)? {
+        return Ok(false);
+    }
     match viewer {
         Some(v) => Ok(!store.hides(v, status.account_id)?),
         None => Ok(true),

@@ -46,6 +46,7 @@ impl Store {
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(StorageError::from(e).into()),
         }
+        self.count(super::Metric::NewUsers, 1)?;
         self.durable().await?;
         Ok(())
     }

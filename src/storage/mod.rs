@@ -14,6 +14,7 @@ pub mod flusher;
 pub mod follows;
 pub mod keys;
 pub mod marks;
+pub mod moderation;
 pub mod notifications;
 pub mod relations;
 pub mod sessions;
@@ -29,6 +30,7 @@ pub use accounts::CreateAccountError;
 pub use apps::App;
 pub use events::{EventKind, EventsRead, StreamEvent};
 pub use marks::Mark;
+pub use moderation::{Metric, Report, Suspension};
 pub use notifications::{Notification, NotificationKind};
 pub use sessions::{AuthCode, AuthSession, RefreshRecord, SessionKind};
 pub use statuses::{Counters, FanoutJob, StatusWriteError};
@@ -137,6 +139,14 @@ pub(crate) struct Trees {
     pub userid_events: sled::Tree,
     /// UserId → lease expiry (i64 BE ms): events are logged while it runs
     pub userid_streamlease: sled::Tree,
+    /// UserId → Suspension
+    pub userid_suspension: sled::Tree,
+    /// ReportId → Report
+    pub reportid_report: sled::Tree,
+    /// metric name ++ 0xff ++ day (u32 BE) → count (u64 BE)
+    pub metricday_count: sled::Tree,
+    /// day (u32 BE) ++ UserId → () (active users per day)
+    pub dayuser_active: sled::Tree,
 }
 
 #[derive(Clone, Debug)]
@@ -147,6 +157,8 @@ pub struct Store {
     ids: Arc<IdGenerator>,
     pub(crate) followers: Arc<follows::FollowerCache>,
     pub(crate) events: Arc<events::EventLog>,
+    /// The day each user was last recorded active (see `mark_active`).
+    pub(crate) active_days: Arc<dashmap::DashMap<Id, u32>>,
 }
 
 impl Store {
@@ -189,10 +201,20 @@ impl Store {
             statusid_edits: tree("statusid_edits")?,
             userid_events: tree("userid_events")?,
             userid_streamlease: tree("userid_streamlease")?,
+            userid_suspension: tree("userid_suspension")?,
+            reportid_report: tree("reportid_report")?,
+            metricday_count: tree("metricday_count")?,
+            dayuser_active: tree("dayuser_active")?,
         };
         let ids = IdGenerator::new(node_id);
         // Ids must stay above everything already stored, whatever the clock says.
-        for t in [&trees.userid_account, &trees.appid_app, &trees.sessionid_session, &trees.statusid_status] {
+        for t in [
+            &trees.userid_account,
+            &trees.appid_app,
+            &trees.sessionid_session,
+            &trees.statusid_status,
+            &trees.reportid_report,
+        ] {
             if let Some((k, _)) = t.last()?
                 && let Some(id) = keys::read_id(&k)
             {
@@ -207,6 +229,7 @@ impl Store {
             ids: Arc::new(ids),
             followers: Arc::new(follows::FollowerCache::default()),
             events: Arc::new(events::EventLog::default()),
+            active_days: Arc::default(),
         })
     }
 

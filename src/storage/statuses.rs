@@ -281,6 +281,10 @@ impl Store {
         if viewer == Some(status.account_id) {
             return Ok(true);
         }
+        // A suspended account's posts are gone from view (until the suspension is lifted).
+        if self.is_suspended(status.account_id)? {
+            return Ok(false);
+        }
         // Someone who blocked you: their posts are not there for you.
         if let Some(v) = viewer
             && self.blocks(status.account_id, v)?

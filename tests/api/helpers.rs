@@ -35,6 +35,20 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }
 
+/// A server whose data directory already holds an admin account (`starling admin
+/// create-user --role admin`, run before the start as an operator would); returns the
+/// admin's password-grant token with every scope.
+pub async fn spawn_with_admin(username: &str) -> (TestApp, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(dir.path());
+    let email = format!("{username}@example.com");
+    starling::admin::create_user(&settings, username, &email, PASSWORD, "admin").await.unwrap();
+    let app = start(settings, dir).await;
+    let client = app.create_app("read write follow admin:read admin:write").await;
+    let token = app.password_token(&client, username, "read write follow admin:read admin:write").await;
+    (app, token)
+}
+
 pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path());

@@ -11,6 +11,7 @@ mod instance;
 mod jwt;
 mod metrics;
 mod model;
+mod moderation;
 mod oauth;
 mod rate_limits;
 mod restart;
