@@ -40,3 +40,11 @@ pub async fn set_role(settings: &Settings, username: &str, role: &str) -> Result
     store.flush_blocking()?;
     Ok(updated)
 }
+
+/// `starling admin check`: runs every storage invariant check (see
+/// `storage::check`) against the data directory and returns the report, with
+/// `pending_fanout_jobs` counting fan-out the next start will finish.
+pub fn check(settings: &Settings) -> Result<crate::storage::check::CheckReport, Error> {
+    let store = Store::open(&settings.storage.path, settings.storage.node_id)?;
+    Ok(store.check_invariants_with(settings.fanout.celebrity_followers)?)
+}

@@ -39,6 +39,9 @@ enum AdminCommand {
     },
     /// Change an account's role to user, moderator or admin.
     SetRole { username: String, role: String },
+    /// Check the stored data's invariants (counts, indexes, timelines, pending fan-out);
+    /// prints a JSON report and exits 1 if anything is inconsistent.
+    Check,
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +65,19 @@ fn main() -> std::process::ExitCode {
             Some(Command::Admin(AdminCommand::SetRole { username, role })) => {
                 let account = admin::set_role(&settings, &username, &role).await?;
                 println!("{} is now {}", account.username, account.role.name());
+                Ok(())
+            }
+            Some(Command::Admin(AdminCommand::Check)) => {
+                let report = admin::check(&settings)?;
+                let json =
+                    serde_json::to_string_pretty(&report).map_err(|e| starling::error::Error::Other(e.to_string()))?;
+                println!("{json}");
+                if !report.is_clean() {
+                    // stdout stays pure JSON; the verdict goes to stderr and the exit code.
+                    eprintln!("starling: {} invariant violations", report.violation_count);
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                    std::process::exit(1);
+                }
                 Ok(())
             }
         }

@@ -54,6 +54,7 @@ impl Application {
 
         let timelines = TimelineRegistry::new(store.clone(), Duration::from_secs(settings.timelines.idle_secs));
         let celebrities = Celebrities::load(&store, settings.fanout.celebrity_followers)?;
+        store.set_celebrity_threshold(settings.fanout.celebrity_followers);
         let router = FanoutRouter::new(
             store.clone(),
             timelines.clone(),

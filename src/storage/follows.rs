@@ -10,16 +10,24 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use super::statuses::bump_account;
-use super::{StorageError, Store, keys};
+use super::{StorageError, Store, codec, keys};
 use crate::domain::Id;
 
 /// Follower lists for fan-out, cached in memory; sled stays the truth. Every follow
 /// change bumps `generation` and drops the followee's entry; a reader only caches what it
 /// scanned if no change happened meanwhile, so a stale list is never stored.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FollowerCache {
     lists: DashMap<Id, Arc<Vec<Id>>>,
     generation: AtomicU64,
+    /// See [`Store::set_celebrity_threshold`]; no limit until set.
+    celebrity_threshold: AtomicU64,
+}
+
+impl Default for FollowerCache {
+    fn default() -> Self {
+        Self { lists: DashMap::new(), generation: AtomicU64::new(0), celebrity_threshold: AtomicU64::new(u64::MAX) }
+    }
 }
 
 /// Past this many cached lists the cache starts over (it is only a cache).
@@ -47,22 +55,40 @@ impl Store {
         Ok(list)
     }
 
-    /// `follower` follows `followee`. Returns false if it already did. Durable on return.
+    /// Authors with more followers than this are merged into home timelines at read
+    /// time, so a follow of one does not copy their statuses (`fanout.celebrity_followers`).
+    pub fn set_celebrity_threshold(&self, followers: u64) {
+        self.followers.celebrity_threshold.store(followers, Ordering::Relaxed);
+    }
+
+    /// `follower` follows `followee`, and the followee's newest statuses join the
+    /// follower's home timeline in the same transaction (unless the followee is a
+    /// celebrity), so a crash never leaves a follow without its merge. Returns false if
+    /// it already did. Durable on return.
     pub async fn follow(&self, follower: Id, followee: Id) -> Result<bool, StorageError> {
         self.set_follow(follower, followee, true).await
     }
 
-    /// Ends a follow. Returns false if there was none. Durable on return.
+    /// Ends a follow and takes the followee's statuses out of the follower's home
+    /// timeline, in one transaction. Returns false if there was none. Durable on return.
     pub async fn unfollow(&self, follower: Id, followee: Id) -> Result<bool, StorageError> {
         self.set_follow(follower, followee, false).await
     }
 
     async fn set_follow(&self, follower: Id, followee: Id, on: bool) -> Result<bool, StorageError> {
         let t = &self.trees;
-        let trees = [&t.userid_followers, &t.userid_following, &t.userid_account];
+        // Read before the transaction (a retry re-runs only the closure): the statuses to
+        // merge (the newest) or to take out (all of them).
+        let statuses = if on {
+            self.author_status_ids(followee, super::timelines::MERGE_LIMIT)?
+        } else {
+            self.author_status_ids(followee, usize::MAX)?
+        };
+        let threshold = self.followers.celebrity_threshold.load(Ordering::Relaxed);
+        let trees = [&t.userid_followers, &t.userid_following, &t.userid_account, &t.userid_timeline];
         let changed = trees[..]
             .transaction(|tx| {
-                let (followers, following, accounts) = (&tx[0], &tx[1], &tx[2]);
+                let (followers, following, accounts, timeline) = (&tx[0], &tx[1], &tx[2], &tx[3]);
                 let fwd = keys::pair_key(follower, followee);
                 let back = keys::pair_key(followee, follower);
                 let exists = following.get(fwd)?.is_some();
@@ -74,11 +100,25 @@ impl Store {
                     followers.insert(&back, &[])?;
                     bump_account(accounts, follower, |a| a.following_count += 1)?;
                     bump_account(accounts, followee, |a| a.followers_count += 1)?;
+                    let followers_now = match accounts.get(keys::id_key(followee))? {
+                        Some(bytes) => codec::decode::<crate::domain::Account>("userid_account", &keys::id_key(followee), &bytes)
+                            .map(|a| a.followers_count)
+                            .unwrap_or(0),
+                        None => 0,
+                    };
+                    if followers_now <= threshold {
+                        for id in &statuses {
+                            timeline.insert(&keys::pair_key(follower, *id), &[])?;
+                        }
+                    }
                 } else {
                     following.remove(&fwd)?;
                     followers.remove(&back)?;
                     bump_account(accounts, follower, |a| a.following_count = a.following_count.saturating_sub(1))?;
                     bump_account(accounts, followee, |a| a.followers_count = a.followers_count.saturating_sub(1))?;
+                    for id in &statuses {
+                        timeline.remove(&keys::pair_key(follower, *id))?;
+                    }
                 }
                 Ok(true)
             })

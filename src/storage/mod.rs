@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod check;
 pub mod codec;
 pub mod events;
 pub mod flusher;

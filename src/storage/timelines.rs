@@ -33,7 +33,12 @@ pub fn page_ids(
     q: &PageQuery,
     mut keep: impl FnMut(Id) -> Result<bool, StorageError>,
 ) -> Result<Vec<Id>, StorageError> {
-    let lower_id = q.min_id.or(q.since_id).map(|id| id.0.saturating_add(1)).unwrap_or(0);
+    let lower_id = match q.min_id.or(q.since_id) {
+        // Nothing is above the largest id (saturating would return that id itself).
+        Some(Id(u64::MAX)) => return Ok(Vec::new()),
+        Some(id) => id.0 + 1,
+        None => 0,
+    };
     let lo = Bound::Included(with_id(prefix, lower_id));
     let hi = match q.max_id {
         Some(max) => Bound::Excluded(with_id(prefix, max.0)),
@@ -175,5 +180,23 @@ mod tests {
         assert_eq!(ids(PageQuery { limit: 20, since_id: Some(Id(7)), ..Default::default() }), vec![10, 9, 8]);
         assert_eq!(ids(PageQuery { limit: 2, min_id: Some(Id(3)), ..Default::default() }), vec![6, 4]);
         assert_eq!(ids(PageQuery { limit: 5, max_id: Some(Id(1)), ..Default::default() }), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn nothing_is_above_the_largest_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = sled::open(dir.path()).unwrap().open_tree("t").unwrap();
+        for i in [1, u64::MAX - 1, u64::MAX] {
+            tree.insert(keys::pair_key(Id(7), Id(i)), &[]).unwrap();
+        }
+        let prefix = keys::id_key(Id(7));
+        for q in [
+            PageQuery { limit: 5, min_id: Some(Id(u64::MAX)), ..Default::default() },
+            PageQuery { limit: 5, since_id: Some(Id(u64::MAX)), ..Default::default() },
+        ] {
+            assert_eq!(page_ids(&tree, &prefix, &q, |_| Ok(true)).unwrap(), Vec::<Id>::new(), "{q:?}");
+        }
+        let q = PageQuery { limit: 5, since_id: Some(Id(u64::MAX - 1)), ..Default::default() };
+        assert_eq!(page_ids(&tree, &prefix, &q, |_| Ok(true)).unwrap(), vec![Id(u64::MAX)]);
     }
 }
