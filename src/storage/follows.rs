@@ -101,9 +101,11 @@ impl Store {
                     bump_account(accounts, follower, |a| a.following_count += 1)?;
                     bump_account(accounts, followee, |a| a.followers_count += 1)?;
                     let followers_now = match accounts.get(keys::id_key(followee))? {
-                        Some(bytes) => codec::decode::<crate::domain::Account>("userid_account", &keys::id_key(followee), &bytes)
-                            .map(|a| a.followers_count)
-                            .unwrap_or(0),
+                        Some(bytes) => {
+                            codec::decode::<crate::domain::Account>("userid_account", &keys::id_key(followee), &bytes)
+                                .map(|a| a.followers_count)
+                                .unwrap_or(0)
+                        }
                         None => 0,
                     };
                     if followers_now <= threshold {
