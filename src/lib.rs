@@ -14,6 +14,7 @@
 //! - [`http`]: actix-web handlers, extractors and Mastodon entities.
 //! - [`admin`]: the `starling admin …` command-line tasks.
 //! - [`metrics`]: the Prometheus recorder behind `/metrics`.
+//! - `fuzzing` (hidden): the fuzz targets run by `fuzz/` and `tests/fuzz_smoke.rs`.
 
 pub mod actors;
 pub mod admin;
@@ -21,6 +22,8 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod startup;

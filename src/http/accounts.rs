@@ -3,12 +3,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::{Caller, CurrentUser, MaybeCaller};
 use super::entities;
 use super::error::{ApiError, USER_REQUIRED};
 use super::params::{Params, de};
+use super::schemas;
 use crate::auth::{NewSession, password};
 use crate::domain::account::{validate_display_name, validate_note};
 use crate::domain::time::now_millis;
@@ -24,18 +26,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/accounts/{id}", web::get().to(get_account));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Registration {
+    /// Letters, digits and underscores, at most 30 (unique, case-insensitively).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_]{1,30}$")]
     username: Option<String>,
+    /// An e-mail address (unique).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String, pattern = "^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s]*[^@\\s.]$", max_length = 254)]
     email: Option<String>,
+    /// At least 8 characters, at most 1024 bytes.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String, min_length = 8)]
     password: Option<String>,
+    /// Acceptance of the server's rules: must be true.
     #[serde(default, deserialize_with = "de::bool")]
+    #[schema(required = true, schema_with = must_be_true)]
     agreement: bool,
+    /// The user's language (default `en`).
     #[serde(default, deserialize_with = "de::opt_string")]
     locale: Option<String>,
+}
+
+/// The schema of a boolean that must be `true`.
+fn must_be_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Boolean)
+        .enum_values(Some([true]))
+        .description(Some("Acceptance of the server's rules: must be true."))
+        .build()
 }
 
 /// A new account built from validated input (shared with `starling admin create-user`).
@@ -104,6 +124,19 @@ impl NewAccount {
     }
 }
 
+/// Registers an account and answers with a token for it (sign-up).
+///
+/// Needs an app token (client credentials) with `write:accounts`; the new token has its scopes.
+#[utoipa::path(
+    post, path = "/api/v1/accounts", tag = "accounts",
+    request_body = Registration,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new account's access token", body = schemas::Token),
+        (status = 403, description = "Registrations are closed, or the token lacks `write:accounts`", body = schemas::ErrorBody),
+        schemas::Unauthorized, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn create_account(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -154,6 +187,15 @@ async fn create_account(
     Ok(HttpResponse::Ok().json(entities::token(&tokens)))
 }
 
+/// The caller's own account, with its settings.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/verify_credentials", tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's account", body = schemas::CredentialAccount),
+        schemas::UserErrors, schemas::Forbidden, schemas::Unavailable,
+    )
+)]
 async fn verify_credentials(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -163,11 +205,15 @@ async fn verify_credentials(
     Ok(HttpResponse::Ok().json(entities::credential_account(&user.account, &state.base_url(&req))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CredentialsUpdate {
+    /// At most 30 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(max_length = 30)]
     display_name: Option<String>,
+    /// The bio, plain text, at most 500 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(max_length = 500)]
     note: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool")]
     locked: Option<bool>,
@@ -177,6 +223,16 @@ struct CredentialsUpdate {
     discoverable: Option<bool>,
 }
 
+/// Updates the caller's profile.
+#[utoipa::path(
+    patch, path = "/api/v1/accounts/update_credentials", tag = "accounts",
+    request_body = CredentialsUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated account", body = schemas::CredentialAccount),
+        schemas::UserErrors, schemas::Forbidden, schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn update_credentials(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -215,6 +271,16 @@ async fn update_credentials(
     Ok(HttpResponse::Ok().json(entities::credential_account(&updated, &state.base_url(&req))))
 }
 
+/// An account by id.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{id}", tag = "accounts",
+    params(("id" = String, Path, description = "The account's id")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = schemas::Account),
+        schemas::Unauthorized, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn get_account(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -226,12 +292,25 @@ async fn get_account(
     Ok(HttpResponse::Ok().json(entities::account(&account, &state.base_url(&req))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Lookup {
+    /// `username` or `username@domain`.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(required = true, value_type = String)]
     acct: Option<String>,
 }
 
+/// An account by `acct` (`name` or `name@this.domain`).
+#[utoipa::path(
+    get, path = "/api/v1/accounts/lookup", tag = "accounts",
+    params(Lookup),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = schemas::Account),
+        schemas::Unauthorized, schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn lookup_account(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -252,14 +331,24 @@ async fn lookup_account(
     Ok(HttpResponse::Ok().json(entities::account(&account, &state.base_url(&req))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct DeleteAccount {
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String)]
     password: Option<String>,
 }
 
 /// Deletes the caller's own account after confirming the password: every session ends,
 /// the account disappears, and its username stays reserved.
+#[utoipa::path(
+    delete, path = "/api/v1/accounts/me", tag = "accounts",
+    request_body = DeleteAccount,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = schemas::Empty),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn delete_own_account(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -10,6 +10,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::CurrentUser;
@@ -17,6 +18,7 @@ use super::entities;
 use super::error::ApiError;
 use super::pagination::{PageParams, link_header};
 use super::params::{Params, de};
+use super::schemas;
 use super::statuses::{parse_id, renderer};
 use crate::domain::time::{now_millis, rfc3339_millis};
 use crate::domain::{Account, Id, Role};
@@ -119,22 +121,39 @@ fn user_report(state: &AppState, req: &HttpRequest, r: &Report, target: &Account
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewReport {
+    /// The account reported (required).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String)]
     account_id: Option<String>,
+    /// Statuses of that account, as evidence.
     #[serde(default, deserialize_with = "de::string_list")]
     status_ids: Vec<String>,
+    /// At most 1000 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
     comment: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool")]
     forward: Option<bool>,
+    /// `spam`, `legal`, `violation` or `other` (default).
     #[serde(default, deserialize_with = "de::opt_string")]
     category: Option<String>,
     #[serde(default, deserialize_with = "de::string_list")]
     rule_ids: Vec<String>,
 }
 
+/// Reports an account (and some of its statuses) to the moderators.
+#[utoipa::path(
+    post, path = "/api/v1/reports", tag = "moderation",
+    request_body = NewReport,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report", body = schemas::Report),
+        schemas::UserErrors, schemas::Forbidden,
+        (status = 404, description = "The account, or one of the statuses, does not exist or is not visible", body = schemas::ErrorBody),
+        schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn create_report(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -180,24 +199,46 @@ async fn create_report(
     Ok(HttpResponse::Ok().json(user_report(&state, &req, &report, &target)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AccountFilter {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageParams,
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     suspended: Option<bool>,
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     active: Option<bool>,
+    /// Moderators and admins only.
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     staff: Option<bool>,
+    /// Part of the username.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     username: Option<String>,
+    /// Part of the e-mail address.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     email: Option<String>,
+    /// Remote accounts (there are none).
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     remote: Option<bool>,
 }
 
+/// Accounts, newest first, with moderation details (staff only).
+#[utoipa::path(
+    get, path = "/api/v1/admin/accounts", tag = "moderation",
+    params(PageParams, AccountFilter),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts", body = [schemas::AdminAccount], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn list_accounts(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -241,6 +282,16 @@ async fn list_accounts(
     Ok(response.json(body))
 }
 
+/// An account with moderation details (staff only).
+#[utoipa::path(
+    get, path = "/api/v1/admin/accounts/{id}", tag = "moderation", operation_id = "admin_get_account",
+    params(("id" = String, Path, description = "The account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = schemas::AdminAccount),
+        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn get_account(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -252,10 +303,12 @@ async fn get_account(
     Ok(HttpResponse::Ok().json(admin_account(&state, &req, &account)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Action {
+    /// `none` (default) or `suspend`; `disable`, `sensitive` and `silence` are not supported (422).
     #[serde(default, rename = "type", deserialize_with = "de::opt_string")]
     kind: Option<String>,
+    /// A report about the account, resolved by this action.
     #[serde(default, deserialize_with = "de::opt_string")]
     report_id: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -270,6 +323,20 @@ async fn suspend(state: &AppState, target: &Account, by: Id) -> Result<(), ApiEr
     Ok(())
 }
 
+/// Acts on an account: `none` or `suspend`, optionally resolving a report (staff only).
+#[utoipa::path(
+    post, path = "/api/v1/admin/accounts/{id}/action", tag = "moderation",
+    request_body = Action,
+    params(("id" = String, Path, description = "The account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Done", body = schemas::Empty),
+        schemas::UserErrors,
+        (status = 403, description = "Not staff, the token lacks `admin:write:accounts`, or the target is the caller or staff of equal rank", body = schemas::ErrorBody),
+        (status = 404, description = "No such account or report", body = schemas::ErrorBody),
+        schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn account_action(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -299,6 +366,16 @@ async fn account_action(
     Ok(super::empty_object())
 }
 
+/// Lifts an account's suspension (staff only).
+#[utoipa::path(
+    post, path = "/api/v1/admin/accounts/{id}/unsuspend", tag = "moderation",
+    params(("id" = String, Path, description = "The account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = schemas::AdminAccount),
+        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn unsuspend(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -311,18 +388,38 @@ async fn unsuspend(
     Ok(HttpResponse::Ok().json(admin_account(&state, &req, &target)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReportFilter {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageParams,
+    /// Resolved reports instead of open ones.
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     resolved: Option<bool>,
+    /// Only reports by this account.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     account_id: Option<String>,
+    /// Only reports about this account.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     target_account_id: Option<String>,
 }
 
+/// Reports, newest first (staff only).
+#[utoipa::path(
+    get, path = "/api/v1/admin/reports", tag = "moderation",
+    params(PageParams, ReportFilter),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Reports", body = [schemas::AdminReport], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody),
+        (status = 404, description = "`account_id` or `target_account_id` is not an id", body = schemas::ErrorBody),
+        schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn list_reports(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -348,6 +445,16 @@ async fn list_reports(
     Ok(response.json(body))
 }
 
+/// A report (staff only).
+#[utoipa::path(
+    get, path = "/api/v1/admin/reports/{id}", tag = "moderation",
+    params(("id" = String, Path, description = "The report's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report", body = schemas::AdminReport),
+        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn get_report(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -359,6 +466,16 @@ async fn get_report(
     Ok(HttpResponse::Ok().json(admin_report(&state, &req, &report)?))
 }
 
+/// Marks a report resolved (staff only).
+#[utoipa::path(
+    post, path = "/api/v1/admin/reports/{id}/resolve", tag = "moderation",
+    params(("id" = String, Path, description = "The report's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report", body = schemas::AdminReport),
+        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn resolve_report(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -370,13 +487,19 @@ async fn resolve_report(
     Ok(HttpResponse::Ok().json(admin_report(&state, &req, &report)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct MeasureParams {
+    /// Measures to compute (unknown ones are left out).
     #[serde(default, deserialize_with = "de::string_list")]
+    #[schema(required = true)]
     keys: Vec<String>,
+    /// The first day, `YYYY-MM-DD` (a time after it is ignored).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     start_at: Option<String>,
+    /// The last day, at most a year after the first.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     end_at: Option<String>,
 }
 
@@ -395,6 +518,18 @@ fn day_string(day: u32) -> String {
     format!("{}T00:00:00Z", &rfc3339_millis(ms)[..10])
 }
 
+/// Daily measures for the dashboard (staff only): `active_users`, `new_users`, `interactions`, … per day.
+#[utoipa::path(
+    post, path = "/api/v1/admin/measures", tag = "moderation",
+    request_body = MeasureParams,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One measure per known key", body = [schemas::AdminMeasure]),
+        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::BadParams,
+        (status = 400, description = "A missing or invalid date, or a range that runs backwards or spans more than a year", body = schemas::ErrorBody),
+        schemas::Unavailable,
+    )
+)]
 async fn measures(
     state: web::Data<AppState>,
     user: CurrentUser,

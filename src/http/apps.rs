@@ -3,12 +3,14 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Caller;
 use super::entities;
 use super::error::ApiError;
 use super::params::{Params, de};
+use super::schemas;
 use crate::auth::{random_token, sha256};
 use crate::domain::time::now_millis;
 use crate::domain::{Scopes, ValidationError};
@@ -21,12 +23,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/apps/verify_credentials", web::get().to(verify_app_credentials));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CreateApp {
+    /// At most 60 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 60, pattern = "[^\\s]")]
     client_name: Option<String>,
+    /// Absolute URIs, or `urn:ietf:wg:oauth:2.0:oob`; one string with one URI per line is
+    /// accepted too.
     #[serde(default, deserialize_with = "de::string_list")]
+    #[schema(required = true, min_items = 1)]
     redirect_uris: Vec<String>,
+    /// Space-separated; default `read`.
     #[serde(default, deserialize_with = "de::opt_string")]
     scopes: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -37,6 +45,15 @@ fn valid_redirect(uri: &str) -> bool {
     uri == OOB_REDIRECT || url::Url::parse(uri).is_ok_and(|u| !matches!(u.scheme(), "javascript" | "data" | "vbscript"))
 }
 
+/// Registers an application (an OAuth client).
+#[utoipa::path(
+    post, path = "/api/v1/apps", tag = "apps",
+    request_body = CreateApp,
+    responses(
+        (status = 200, description = "The application with its client credentials", body = schemas::CredentialApplication),
+        schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn create_app(state: web::Data<AppState>, Params(p): Params<CreateApp>) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let name = p.client_name.unwrap_or_default().trim().to_owned();
@@ -79,6 +96,15 @@ async fn create_app(state: web::Data<AppState>, Params(p): Params<CreateApp>) ->
     Ok(HttpResponse::Ok().json(entities::application(&app, Some(&secret))))
 }
 
+/// The application of the caller's token.
+#[utoipa::path(
+    get, path = "/api/v1/apps/verify_credentials", tag = "apps",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The application (`starling` for a first-party session)", body = schemas::Application),
+        schemas::Unauthorized, schemas::Unavailable,
+    )
+)]
 async fn verify_app_credentials(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let app = match caller.0.app_id {
         Some(id) => state.store.app(id)?,

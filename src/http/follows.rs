@@ -7,6 +7,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
@@ -15,6 +16,7 @@ use super::error::ApiError;
 use super::notifications::notify;
 use super::pagination::{PageParams, link_header};
 use super::params::{Params, de};
+use super::schemas;
 use super::statuses::parse_id;
 use crate::actors::timeline::Reload;
 use crate::domain::{Account, Id};
@@ -106,6 +108,18 @@ async fn stop_following(state: &AppState, follower: Id, followee: Id) -> Result<
     Ok(())
 }
 
+/// Follows an account (or asks to, if it is locked).
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{id}/follow", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "Yourself, a blocked or blocking account, or the token lacks `write:follows`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn follow(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -133,6 +147,18 @@ async fn follow(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
 
+/// Stops following an account (or withdraws the request).
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{id}/unfollow", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn unfollow(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -145,6 +171,18 @@ async fn unfollow(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
 
+/// Blocks an account: follows both ways end.
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{id}/block", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "Yourself, or the token lacks `write:blocks`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn block(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -163,6 +201,18 @@ async fn block(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
 
+/// Unblocks an account.
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{id}/unblock", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn unblock(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -175,6 +225,18 @@ async fn unblock(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
 
+/// Mutes an account.
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{id}/mute", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "Yourself, or the token lacks `write:mutes`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn mute(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -190,6 +252,18 @@ async fn mute(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
 
+/// Unmutes an account.
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{id}/unmute", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn unmute(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -202,12 +276,25 @@ async fn unmute(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Ids {
+    /// Account ids (`id[]=1&id[]=2`).
     #[serde(default, deserialize_with = "de::string_list")]
+    #[param(rename = "id[]")]
     id: Vec<String>,
 }
 
+/// The caller's relationships with the given accounts (unknown ids are left out).
+#[utoipa::path(
+    get, path = "/api/v1/accounts/relationships", tag = "follows",
+    params(Ids),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One relationship per known id, at most 100", body = [schemas::Relationship]),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn relationships(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -241,6 +328,16 @@ pub fn account_page(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Result<H
     Ok(response.json(accounts))
 }
 
+/// The accounts following an account.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{id}/followers", tag = "follows",
+    params(("id" = String, Path, description = "The account's id"), PageParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts, newest first", body = [schemas::Account], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::Unauthorized, schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn followers(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -253,6 +350,16 @@ async fn followers(
     account_page(&req, &state, &ids)
 }
 
+/// The accounts an account follows.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{id}/following", tag = "follows",
+    params(("id" = String, Path, description = "The account's id"), PageParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts, newest first", body = [schemas::Account], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::Unauthorized, schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn following(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -265,6 +372,16 @@ async fn following(
     account_page(&req, &state, &ids)
 }
 
+/// The accounts asking to follow the caller.
+#[utoipa::path(
+    get, path = "/api/v1/follow_requests", tag = "follows",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts, newest first", body = [schemas::Account], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn follow_requests(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -276,6 +393,18 @@ async fn follow_requests(
     account_page(&req, &state, &ids)
 }
 
+/// Accepts a follow request.
+#[utoipa::path(
+    post, path = "/api/v1/follow_requests/{id}/authorize", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn authorize_request(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -291,6 +420,18 @@ async fn authorize_request(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, requester.id)?))
 }
 
+/// Rejects a follow request.
+#[utoipa::path(
+    post, path = "/api/v1/follow_requests/{id}/reject", tag = "follows",
+    params(("id" = String, Path, description = "The other account's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship now", body = schemas::Relationship),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn reject_request(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -305,6 +446,16 @@ async fn reject_request(
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, requester.id)?))
 }
 
+/// The accounts the caller blocks.
+#[utoipa::path(
+    get, path = "/api/v1/blocks", tag = "follows",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts, newest first", body = [schemas::Account], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn list_blocks(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -316,6 +467,16 @@ async fn list_blocks(
     account_page(&req, &state, &ids)
 }
 
+/// The accounts the caller mutes.
+#[utoipa::path(
+    get, path = "/api/v1/mutes", tag = "follows",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts, newest first", body = [schemas::Account], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn list_mutes(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::entities::{DEFAULT_AVATAR_PATH, DEFAULT_HEADER_PATH};
+use super::schemas;
 
 const AVATAR_PNG: &[u8] = include_bytes!("../../assets/avatar_missing.png");
 const HEADER_PNG: &[u8] = include_bytes!("../../assets/header_missing.png");
@@ -14,16 +15,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready))
         .route("/.well-known/jwks.json", web::get().to(jwks))
-        .route(DEFAULT_AVATAR_PATH, web::get().to(|| async { png(AVATAR_PNG) }))
-        .route(DEFAULT_HEADER_PATH, web::get().to(|| async { png(HEADER_PNG) }));
+        .route(DEFAULT_AVATAR_PATH, web::get().to(default_avatar))
+        .route(DEFAULT_HEADER_PATH, web::get().to(default_header));
 }
 
-/// The process is up and serving.
+/// Liveness: the process is up and serving.
+#[utoipa::path(
+    get, path = "/health", tag = "operations", operation_id = "health",
+    responses((status = 200, description = "Up", body = schemas::HealthStatus, example = json!({"status": "ok"})))
+)]
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The store answers reads and its flusher has not failed.
+/// Readiness: the store answers reads and its flusher has not failed.
+#[utoipa::path(
+    get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = schemas::HealthStatus, example = json!({"status": "ready"})),
+        (status = 503, description = "Storage is not ready", body = schemas::ErrorBody),
+    )
+)]
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     let ok = web::block(move || store.is_ready()).await.unwrap_or(false);
@@ -34,8 +46,31 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The public keys that verify access tokens (JWK set).
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "oauth",
+    responses((status = 200, description = "The JWK set", body = schemas::JwkSet))
+)]
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=300")).json(state.auth.keys().jwks())
+}
+
+/// The default avatar.
+#[utoipa::path(
+    get, path = "/avatars/original/missing.png", tag = "operations",
+    responses((status = 200, description = "A PNG image", content(("image/png"))))
+)]
+async fn default_avatar() -> HttpResponse {
+    png(AVATAR_PNG)
+}
+
+/// The default profile header.
+#[utoipa::path(
+    get, path = "/headers/original/missing.png", tag = "operations",
+    responses((status = 200, description = "A PNG image", content(("image/png"))))
+)]
+async fn default_header() -> HttpResponse {
+    png(HEADER_PNG)
 }
 
 fn png(bytes: &'static [u8]) -> HttpResponse {

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::schemas;
 
 pub const MASTODON_VERSION: &str = "4.3.0";
 
@@ -50,6 +51,11 @@ fn media_config() -> Value {
     })
 }
 
+/// The instance (Mastodon's v1 entity).
+#[utoipa::path(
+    get, path = "/api/v1/instance", tag = "instance",
+    responses((status = 200, description = "The instance", body = schemas::InstanceV1))
+)]
 async fn instance_v1(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let base = state.base_url(&req);
     let inst = &state.settings.instance;
@@ -78,6 +84,11 @@ async fn instance_v1(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     }))
 }
 
+/// The instance.
+#[utoipa::path(
+    get, path = "/api/v2/instance", tag = "instance",
+    responses((status = 200, description = "The instance", body = schemas::Instance))
+)]
 async fn instance_v2(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let base = state.base_url(&req);
     let inst = &state.settings.instance;

@@ -11,6 +11,7 @@ use super::follows::account_page;
 use super::notifications::notify;
 use super::pagination::{PageParams, link_header};
 use super::params::Params;
+use super::schemas;
 use super::statuses::{action_target, renderer, visible_status};
 use crate::storage::{Mark, NotificationKind};
 
@@ -50,6 +51,18 @@ async fn set_mark(
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// Favourites a status.
+#[utoipa::path(
+    post, path = "/api/v1/statuses/{id}/favourite", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks `write:favourites`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn favourite(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -59,6 +72,18 @@ async fn favourite(
     set_mark(req, state, user, &path, Mark::Favourite, true).await
 }
 
+/// Undoes a favourite.
+#[utoipa::path(
+    post, path = "/api/v1/statuses/{id}/unfavourite", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks `write:favourites`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn unfavourite(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -68,6 +93,18 @@ async fn unfavourite(
     set_mark(req, state, user, &path, Mark::Favourite, false).await
 }
 
+/// Bookmarks a status.
+#[utoipa::path(
+    post, path = "/api/v1/statuses/{id}/bookmark", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks `write:bookmarks`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn bookmark(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -77,6 +114,18 @@ async fn bookmark(
     set_mark(req, state, user, &path, Mark::Bookmark, true).await
 }
 
+/// Removes a bookmark.
+#[utoipa::path(
+    post, path = "/api/v1/statuses/{id}/unbookmark", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks `write:bookmarks`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn unbookmark(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -119,6 +168,16 @@ async fn marked_list(
     Ok(response.json(body))
 }
 
+/// The statuses the caller favourited, most recently favourited first.
+#[utoipa::path(
+    get, path = "/api/v1/favourites", tag = "statuses",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Statuses", body = [schemas::Status], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn list_favourites(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -128,6 +187,16 @@ async fn list_favourites(
     marked_list(req, state, user, p, Mark::Favourite).await
 }
 
+/// The statuses the caller bookmarked, most recently bookmarked first.
+#[utoipa::path(
+    get, path = "/api/v1/bookmarks", tag = "statuses",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Statuses", body = [schemas::Status], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn list_bookmarks(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -156,6 +225,16 @@ async fn who(
     account_page(&req, &state, &ids)
 }
 
+/// The accounts that favourited a status.
+#[utoipa::path(
+    get, path = "/api/v1/statuses/{id}/favourited_by", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id"), PageParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts, newest first", body = [schemas::Account], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::Unauthorized, schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn favourited_by(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -166,6 +245,16 @@ async fn favourited_by(
     who(req, state, caller, &path, p, false).await
 }
 
+/// The accounts that reblogged a status.
+#[utoipa::path(
+    get, path = "/api/v1/statuses/{id}/reblogged_by", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id"), PageParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts, newest first", body = [schemas::Account], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::Unauthorized, schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn reblogged_by(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -13,11 +13,22 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use super::auth::bearer_token;
 use super::error::ApiError;
+use super::schemas;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(scrape));
 }
 
+/// Prometheus metrics, for a scraper holding `metrics.token`.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 404, description = "Metrics are off (no `metrics.token`), or the token is not `metrics.token`",
+            body = schemas::ErrorBody),
+    )
+)]
 async fn scrape(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let expected = state.settings.metrics.token.as_bytes();
     let given = bearer_token(&req).unwrap_or_default();

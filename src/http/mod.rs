@@ -15,9 +15,11 @@ pub mod interactions;
 pub mod metrics;
 pub mod notifications;
 pub mod oauth;
+pub mod openapi;
 pub mod pagination;
 pub mod params;
 pub mod rate_limit;
+pub mod schemas;
 pub mod sessions;
 pub mod statuses;
 pub mod streaming;
@@ -87,6 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(notifications::configure)
         .configure(sessions::configure)
         .configure(admin::configure)
+        .configure(openapi::configure)
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
 }
 

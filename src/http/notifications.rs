@@ -6,6 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::CurrentUser;
@@ -14,6 +15,7 @@ use super::entities::StatusRenderer;
 use super::error::ApiError;
 use super::pagination::{PageParams, link_header};
 use super::params::{Params, de};
+use super::schemas;
 use super::statuses::parse_id;
 use crate::domain::Id;
 use crate::domain::time::{now_millis, rfc3339_millis};
@@ -97,18 +99,36 @@ fn entity(state: &AppState, req: &HttpRequest, me: Id, n: &Notification) -> Resu
     Ok(notification_entity(&state.store, &state.base_url(req), &state.settings.instance.domain, me, n)?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageParams,
+    /// Only these types (`types[]=mention&types[]=follow`).
     #[serde(default, deserialize_with = "de::string_list")]
+    #[param(rename = "types[]")]
     types: Vec<String>,
+    /// Not these types.
     #[serde(default, deserialize_with = "de::string_list")]
+    #[param(rename = "exclude_types[]")]
     exclude_types: Vec<String>,
+    /// Only from this account (a numeric id; anything else is a 400).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     account_id: Option<String>,
 }
 
+/// The caller's notifications, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/notifications", tag = "notifications",
+    params(PageParams, ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Notifications", body = [schemas::Notification], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn list_notifications(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -148,6 +168,16 @@ async fn list_notifications(
     Ok(response.json(body))
 }
 
+/// One of the caller's notifications.
+#[utoipa::path(
+    get, path = "/api/v1/notifications/{id}", tag = "notifications",
+    params(("id" = String, Path, description = "The notification's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The notification", body = schemas::Notification),
+        schemas::UserErrors, schemas::Forbidden, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn get_notification(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -163,6 +193,16 @@ async fn get_notification(
     Ok(HttpResponse::Ok().json(entity(&state, &req, me, &n)?.ok_or(ApiError::NotFound)?))
 }
 
+/// Dismisses one of the caller's notifications.
+#[utoipa::path(
+    post, path = "/api/v1/notifications/{id}/dismiss", tag = "notifications",
+    params(("id" = String, Path, description = "The notification's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Dismissed", body = schemas::Empty),
+        schemas::UserErrors, schemas::Forbidden, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn dismiss_notification(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -176,6 +216,15 @@ async fn dismiss_notification(
     Ok(super::empty_object())
 }
 
+/// Dismisses all of the caller's notifications.
+#[utoipa::path(
+    post, path = "/api/v1/notifications/clear", tag = "notifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cleared", body = schemas::Empty),
+        schemas::UserErrors, schemas::Forbidden, schemas::Unavailable,
+    )
+)]
 async fn clear_notifications(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:notifications"])?;
     state.store.clear_notifications(user.account.id).await?;

@@ -10,12 +10,14 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::apps::{OOB_REDIRECT, authenticate_client};
 use super::entities;
 use super::error::ApiError;
 use super::params::{Params, de};
+use super::schemas;
 use crate::auth::{NewSession, random_token, sha256};
 use crate::domain::time::now_millis;
 use crate::domain::{Id, Scopes, scope};
@@ -31,6 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const GRANTS: [&str; 4] = ["authorization_code", "password", "client_credentials", "refresh_token"];
 
+/// OAuth 2 authorization server metadata (RFC 8414).
+#[utoipa::path(
+    get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    responses((status = 200, description = "The metadata", body = schemas::OAuthMetadata))
+)]
 async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let base = state.base_url(&req);
     HttpResponse::Ok().json(json!({
@@ -50,9 +57,11 @@ async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct TokenRequest {
+    /// `authorization_code`, `password`, `client_credentials` or `refresh_token`.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String, pattern = "^(authorization_code|password|client_credentials|refresh_token)$")]
     grant_type: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     client_id: Option<String>,
@@ -111,6 +120,22 @@ fn token_response(tokens: &crate::auth::IssuedTokens) -> HttpResponse {
         .json(entities::token(tokens))
 }
 
+/// Issues tokens: `authorization_code` (with PKCE S256), `password`, `client_credentials`, `refresh_token`.
+///
+/// The client authenticates with HTTP Basic or `client_id` and `client_secret` in the body.
+#[utoipa::path(
+    post, path = "/oauth/token", tag = "oauth",
+    request_body = TokenRequest,
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "The tokens", body = schemas::Token),
+        schemas::BadParams,
+        (status = 400, description = "An OAuth error (`invalid_request`, `invalid_grant`, `invalid_scope`, \
+            `unsupported_grant_type`), or a malformed body", body = schemas::ErrorBody),
+        (status = 401, description = "`invalid_client`: unknown client or wrong secret", body = schemas::ErrorBody),
+        schemas::Unavailable,
+    )
+)]
 async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -186,9 +211,10 @@ async fn token(
     Ok(token_response(&tokens))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RevokeRequest {
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String)]
     token: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     client_id: Option<String>,
@@ -198,6 +224,18 @@ struct RevokeRequest {
 
 /// RFC 7009: answers 200 whether or not the token was known; a token of another
 /// client is left alone.
+#[utoipa::path(
+    post, path = "/oauth/revoke", tag = "oauth",
+    request_body = RevokeRequest,
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or unknown", body = schemas::Empty),
+        schemas::BadParams,
+        (status = 400, description = "`invalid_request`: no token, or a malformed body", body = schemas::ErrorBody),
+        (status = 401, description = "`invalid_client`: unknown client or wrong secret", body = schemas::ErrorBody),
+        schemas::Unavailable,
+    )
+)]
 async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -227,27 +265,52 @@ async fn revoke(
     Ok(HttpResponse::Ok().json(json!({})))
 }
 
-#[derive(Deserialize)]
+/// The authorization request (query of the form, fields of its submission).
+#[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 struct AuthorizeQuery {
+    /// Required.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String, required = true)]
+    #[schema(value_type = String, required = true)]
     client_id: Option<String>,
+    /// One of the app's redirect URIs; may be left out if it has only one.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     redirect_uri: Option<String>,
+    /// Required: `code`.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String, required = true, pattern = "^code$")]
+    #[schema(value_type = String, required = true, pattern = "^code$")]
     response_type: Option<String>,
+    /// Space-separated; default: the app's scopes.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     scope: Option<String>,
+    /// Returned unchanged with the code.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     state: Option<String>,
+    /// PKCE: base64url SHA-256 of the verifier.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     code_challenge: Option<String>,
+    /// `S256` (with a `code_challenge`).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String, pattern = "^S256$")]
+    #[schema(pattern = "^S256$")]
     code_challenge_method: Option<String>,
+    /// Form submission only: username or e-mail.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(ignore)]
     login: Option<String>,
+    /// Form submission only.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(ignore)]
     password: Option<String>,
+    /// Form submission only: `approve` or `deny`.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(ignore)]
     decision: Option<String>,
 }
 
@@ -328,6 +391,18 @@ fn login_page(q: &AuthorizeQuery, valid: &ValidAuthorize, error: Option<&str>) -
     )
 }
 
+/// The login-and-consent page of the authorization code flow (HTML).
+#[utoipa::path(
+    get, path = "/oauth/authorize", tag = "oauth",
+    params(AuthorizeQuery),
+    responses(
+        (status = 200, description = "The login form", content_type = "text/html", body = String),
+        schemas::BadParams,
+        (status = 400, description = "An invalid request (HTML page), or malformed parameters (JSON)", content(
+            (String = "text/html"), (schemas::ErrorBody = "application/json"),
+        )),
+    )
+)]
 async fn authorize_form(state: web::Data<AppState>, Params(q): Params<AuthorizeQuery>) -> HttpResponse {
     match check_authorize(&state, &q) {
         Ok(valid) => login_page(&q, &valid, None),
@@ -347,6 +422,22 @@ fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
     HttpResponse::Found().insert_header((header::LOCATION, url.to_string())).finish()
 }
 
+/// Submits the login-and-consent form: redirects with a code (or shows it, out of band).
+#[utoipa::path(
+    post, path = "/oauth/authorize", tag = "oauth",
+    request_body = AuthorizeQuery,
+    responses(
+        (status = 200, description = "The code (out-of-band redirect), or access denied", content_type = "text/html", body = String),
+        (status = 302, description = "To the redirect URI with `code` (or `error`) and `state`",
+            headers(("Location" = String, description = "The redirect URI with its query"))),
+        schemas::BadParams,
+        (status = 400, description = "An invalid request (HTML page), or malformed parameters (JSON)", content(
+            (String = "text/html"), (schemas::ErrorBody = "application/json"),
+        )),
+        (status = 401, description = "Wrong login or password: the form again", content_type = "text/html", body = String),
+        schemas::Unavailable,
+    )
+)]
 async fn authorize_submit(
     state: web::Data<AppState>,
     Params(q): Params<AuthorizeQuery>,

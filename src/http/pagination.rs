@@ -4,6 +4,7 @@
 
 use actix_web::HttpRequest;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::ApiError;
@@ -14,15 +15,24 @@ use crate::storage::PageQuery;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 40;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Only results older than this id (a numeric id; anything else is a 400).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     pub max_id: Option<String>,
+    /// Only results newer than this id, the newest first.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     pub since_id: Option<String>,
+    /// Only results newer than this id, the ones just after it.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     pub min_id: Option<String>,
+    /// How many results, at most 40 (larger values are clamped; non-numeric ones ignored).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = i64, default = 20)]
     pub limit: Option<String>,
 }
 

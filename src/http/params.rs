@@ -118,17 +118,24 @@ fn parse_urlencoded(input: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
 
 async fn parse_multipart(req: &HttpRequest, body: web::Bytes) -> Result<Vec<(String, String)>, ApiError> {
     let bad = |e: String| ApiError::BadRequest(format!("Malformed multipart body: {e}"));
+    // actix-multipart 0.7 slices the lines before the first boundary assuming the boundary
+    // has at least 4 characters, and panics on short lines otherwise. RFC 2046 allows 1 to
+    // 70; clients send long random ones.
+    let boundary = req.mime_type().ok().flatten().and_then(|m| m.get_param(mime::BOUNDARY).map(|b| b.as_str().len()));
+    if boundary.is_some_and(|len| len < 4) {
+        return Err(bad("the boundary must have at least 4 characters".into()));
+    }
     let stream = futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(body) });
     let mut multipart = actix_multipart::Multipart::new(req.headers(), stream);
     let mut out = Vec::new();
-    while let Some(field) = multipart.next().await {
+    while let Some(field) = next_in_memory(&mut multipart).await? {
         let mut field = field.map_err(|e| bad(e.to_string()))?;
         let Some(name) = field.content_disposition().and_then(|cd| cd.get_name()).map(str::to_owned) else {
             continue;
         };
         let is_file = field.content_disposition().and_then(|cd| cd.get_filename()).is_some();
         let mut data = Vec::new();
-        while let Some(chunk) = field.next().await {
+        while let Some(chunk) = next_in_memory(&mut field).await? {
             data.extend_from_slice(&chunk.map_err(|e| bad(e.to_string()))?);
         }
         // File uploads (avatars, media) are not supported yet; their parts are ignored.
@@ -140,6 +147,20 @@ async fn parse_multipart(req: &HttpRequest, body: web::Bytes) -> Result<Vec<(Str
         out.push((name, text));
     }
     Ok(out)
+}
+
+/// The next item of a multipart stream over a body that is already all in memory. Not
+/// ready then means it waits for input that will never come: actix-multipart does that
+/// (forever, without a wake-up) on a body that ends inside a part, for example with a
+/// trailing CRLF and no closing boundary. That is an incomplete body, a 400.
+async fn next_in_memory<S: futures_util::Stream + Unpin>(stream: &mut S) -> Result<Option<S::Item>, ApiError> {
+    futures_util::future::poll_fn(|cx| match stream.poll_next_unpin(cx) {
+        std::task::Poll::Ready(item) => std::task::Poll::Ready(Ok(item)),
+        std::task::Poll::Pending => std::task::Poll::Ready(Err(ApiError::BadRequest(
+            "Malformed multipart body: it ends inside a part (no closing boundary)".into(),
+        ))),
+    })
+    .await
 }
 
 /// Inserts `key=value` where `key` may be `a`, `a[]`, `a[0]` or `a[b][c]`. Bracketed
@@ -273,6 +294,40 @@ mod tests {
         );
         assert_eq!(form("source[privacy]=public"), json!({"source": {"privacy": "public"}}));
         assert_eq!(form("[x]=1"), json!({"[x]": "1"}));
+    }
+
+    #[tokio::test]
+    async fn multipart_ending_inside_a_part_is_a_bad_request_not_a_hang() {
+        let read = |body: &'static str| {
+            let (req, payload) = actix_web::test::TestRequest::post()
+                .insert_header((header::CONTENT_TYPE, "multipart/form-data; boundary=bound"))
+                .set_payload(body)
+                .to_http_parts();
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(5), read_params(&req, payload, 1 << 20))
+                    .await
+                    .expect("multipart parsing hung")
+            }
+        };
+        let whole = read("--bound\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--bound--\r\n").await;
+        assert_eq!(whole.unwrap(), json!({"a": "x"}));
+        // Found by fuzzing: actix-multipart waits forever (no wake-up) for the rest.
+        let cut = read("--bound\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n").await;
+        assert!(matches!(cut, Err(ApiError::BadRequest(_))), "{cut:?}");
+    }
+
+    #[tokio::test]
+    async fn short_multipart_boundaries_are_a_bad_request_not_a_panic() {
+        // Found by fuzzing: actix-multipart 0.7 panics slicing these lines before the first
+        // boundary when the boundary is shorter than 4 characters.
+        for (boundary, body) in [("X", "\n"), ("abc", "--\n"), ("ab", "--\n--ab--\r\n")] {
+            let (req, payload) = actix_web::test::TestRequest::post()
+                .insert_header((header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}")))
+                .set_payload(body)
+                .to_http_parts();
+            let result = read_params(&req, payload, 1 << 20).await;
+            assert!(matches!(result, Err(ApiError::BadRequest(_))), "{boundary:?}: {result:?}");
+        }
     }
 
     #[test]

@@ -129,7 +129,8 @@ pub fn address_key(ip: Option<IpAddr>) -> String {
     }
 }
 
-fn counted(path: &str) -> bool {
+/// Whether requests to `path` count against the limits (and may be answered 429).
+pub fn counted(path: &str) -> bool {
     (path.starts_with("/api/") || path.starts_with("/oauth/")) && !path.starts_with("/api/v1/streaming")
 }
 

@@ -4,11 +4,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::params::{Params, de};
+use super::schemas;
 use crate::auth::{AuthError, IssuedTokens, NewSession};
 use crate::domain::time::rfc3339_millis;
 use crate::domain::{Id, Scopes};
@@ -25,12 +27,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const INVALID_LOGIN: &str = "Invalid login or password";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Login {
     /// A username or an e-mail address (`login` and `email` are accepted too).
     #[serde(default, deserialize_with = "de::opt_string", alias = "login", alias = "email")]
+    #[schema(required = true, value_type = String)]
     username: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String)]
     password: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     client_name: Option<String>,
@@ -48,6 +52,16 @@ fn session_tokens(t: &IssuedTokens) -> HttpResponse {
     }))
 }
 
+/// First-party login: a short-lived access token and a rotating refresh token.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "sessions",
+    request_body = Login,
+    responses(
+        (status = 200, description = "The session's tokens", body = schemas::SessionTokens),
+        (status = 401, description = "Invalid login or password (or a suspended account)", body = schemas::ErrorBody),
+        schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -76,12 +90,23 @@ async fn login(
     Ok(session_tokens(&tokens))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Refresh {
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String)]
     refresh_token: Option<String>,
 }
 
+/// Trades a refresh token for new tokens (the old refresh token stops working).
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "sessions",
+    request_body = Refresh,
+    responses(
+        (status = 200, description = "New tokens", body = schemas::SessionTokens),
+        (status = 401, description = "The refresh token is invalid, expired or already used", body = schemas::ErrorBody),
+        schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn refresh(state: web::Data<AppState>, Params(p): Params<Refresh>) -> Result<HttpResponse, ApiError> {
     let token = p.refresh_token.ok_or(ApiError::Unauthorized("The refresh token is invalid"))?;
     let tokens = state.auth.refresh(&token, None).await.map_err(|e| match e {
@@ -91,16 +116,43 @@ async fn refresh(state: web::Data<AppState>, Params(p): Params<Refresh>) -> Resu
     Ok(session_tokens(&tokens))
 }
 
+/// Ends the session of the token used.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ended", body = schemas::Empty),
+        schemas::UserErrors, schemas::Unavailable,
+    )
+)]
 async fn logout(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     state.auth.revoke_session(user.principal.session_id).await?;
     Ok(super::empty_object())
 }
 
+/// Ends every session of the caller.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout_all", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many sessions ended", body = schemas::Revoked),
+        schemas::UserErrors, schemas::Unavailable,
+    )
+)]
 async fn logout_all(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     let revoked = state.auth.revoke_user_sessions(user.account.id).await?;
     Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
 }
 
+/// The caller's live sessions.
+#[utoipa::path(
+    get, path = "/api/v1/auth/sessions", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions", body = [schemas::Session]),
+        schemas::UserErrors, schemas::Unavailable,
+    )
+)]
 async fn list_sessions(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     let sessions = state.auth.sessions_of_user(user.account.id)?;
     let body: Vec<_> = sessions
@@ -123,6 +175,16 @@ async fn list_sessions(state: web::Data<AppState>, user: CurrentUser) -> Result<
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// Ends one of the caller's sessions.
+#[utoipa::path(
+    delete, path = "/api/v1/auth/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ended", body = schemas::Empty),
+        schemas::UserErrors, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn end_session(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
@@ -12,6 +13,7 @@ use super::entities::StatusRenderer;
 use super::error::ApiError;
 use super::notifications::notify;
 use super::params::{Params, de};
+use super::schemas;
 use crate::actors::fanout_router::audience;
 use crate::actors::{Broadcast, BroadcastEvent, Fanout};
 use crate::auth::sha256;
@@ -93,20 +95,26 @@ fn parse_language(raw: Option<String>) -> Option<String> {
         .filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewStatus {
+    /// The text (plain; mentions, hashtags and links are recognised).
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[schema(required = true, value_type = String)]
     status: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     in_reply_to_id: Option<String>,
+    /// `public` (default), `unlisted`, `private` or `direct`.
     #[serde(default, deserialize_with = "de::opt_string")]
     visibility: Option<String>,
+    /// A content warning.
     #[serde(default, deserialize_with = "de::opt_string")]
     spoiler_text: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool")]
     sensitive: Option<bool>,
+    /// An ISO 639 code.
     #[serde(default, deserialize_with = "de::opt_string")]
     language: Option<String>,
+    /// Media are not supported yet: any id is a 422.
     #[serde(default, deserialize_with = "de::string_list")]
     media_ids: Vec<String>,
 }
@@ -129,6 +137,19 @@ fn resolve_mentions(state: &AppState, text: &str) -> Result<Vec<Mention>, ApiErr
     Ok(out)
 }
 
+/// Posts a status. A repeated `Idempotency-Key` answers with the earlier status.
+#[utoipa::path(
+    post, path = "/api/v1/statuses", tag = "statuses",
+    request_body = NewStatus,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a key repeats the answer, not the post")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new status", body = schemas::Status),
+        schemas::UserErrors, schemas::Forbidden,
+        (status = 404, description = "The status replied to does not exist or is not visible", body = schemas::ErrorBody),
+        schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn create_status(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -197,6 +218,16 @@ async fn create_status(
     one(&renderer, &status)
 }
 
+/// A status.
+#[utoipa::path(
+    get, path = "/api/v1/statuses/{id}", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::Unauthorized, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn get_status(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -208,6 +239,20 @@ async fn get_status(
     one(&renderer(&state, &req, viewer), &status)
 }
 
+/// Deletes one of the caller's statuses (moderators: anyone's).
+///
+/// The answer carries the source `text`, for "delete and redraft".
+#[utoipa::path(
+    delete, path = "/api/v1/statuses/{id}", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks `write:statuses`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn delete_status(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -237,6 +282,16 @@ async fn delete_status(
 /// Most ancestors and descendants a context returns.
 const CONTEXT_LIMIT: usize = 4096;
 
+/// The thread around a status: its ancestors and descendants the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/statuses/{id}/context", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The thread", body = schemas::Context),
+        schemas::Unauthorized, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn status_context(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -280,12 +335,26 @@ async fn status_context(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ReblogParams {
+    /// `public`, `unlisted` or `private`; default: the status's.
     #[serde(default, deserialize_with = "de::opt_string")]
     visibility: Option<String>,
 }
 
+/// Reblogs a status (again: the existing reblog).
+#[utoipa::path(
+    post, path = "/api/v1/statuses/{id}/reblog", tag = "statuses",
+    request_body = ReblogParams,
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "A private or direct status of someone else, or the token lacks `write:statuses`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn reblog(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -339,6 +408,18 @@ async fn reblog(
     }
 }
 
+/// Undoes the caller's reblog of a status.
+#[utoipa::path(
+    post, path = "/api/v1/statuses/{id}/unreblog", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks `write:statuses`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn unreblog(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -373,7 +454,7 @@ pub fn status_page(
     Ok(response.json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EditStatus {
     #[serde(default, deserialize_with = "de::opt_string")]
     status: Option<String>,
@@ -396,6 +477,19 @@ fn own_status(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiError> {
     Ok(status)
 }
 
+/// Edits one of the caller's statuses.
+#[utoipa::path(
+    put, path = "/api/v1/statuses/{id}", tag = "statuses",
+    request_body = EditStatus,
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status", body = schemas::Status),
+        schemas::UserErrors,
+        (status = 403, description = "The token lacks `write:statuses`", body = schemas::ErrorBody),
+        schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn edit_status(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -431,6 +525,16 @@ async fn edit_status(
     one(&renderer(&state, &req, Some(me)), &new)
 }
 
+/// The versions of a status, oldest first, the current one last.
+#[utoipa::path(
+    get, path = "/api/v1/statuses/{id}/history", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Its versions", body = [schemas::StatusEdit]),
+        schemas::Unauthorized, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn status_history(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -472,6 +576,16 @@ async fn status_history(
     Ok(HttpResponse::Ok().json(versions))
 }
 
+/// The source text of one of the caller's statuses, for editing.
+#[utoipa::path(
+    get, path = "/api/v1/statuses/{id}/source", tag = "statuses",
+    params(("id" = String, Path, description = "The status's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The source", body = schemas::StatusSource),
+        schemas::UserErrors, schemas::Forbidden, schemas::NotFound, schemas::Unavailable,
+    )
+)]
 async fn status_source(
     state: web::Data<AppState>,
     user: CurrentUser,

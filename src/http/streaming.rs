@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::AppState;
 use super::auth::bearer_token;
 use super::error::{ApiError, INVALID_TOKEN, OUTSIDE_SCOPES, USER_REQUIRED};
+use super::schemas;
 use crate::actors::session_supervisor::{CapExceeded, Conn};
 use crate::actors::sse_session::SseSession;
 use crate::actors::stream_core::{StreamCore, StreamError, StreamName};
@@ -21,12 +22,30 @@ use crate::actors::ws_session;
 #[derive(Clone, Copy)]
 pub struct ClientSocket(pub i32, pub std::net::SocketAddr);
 
+/// The SSE channels: the path under `/api/v1/streaming/` and the stream it opens.
+pub const SSE_CHANNELS: [(&str, &str); 9] = [
+    ("user", "user"),
+    ("user/notification", "user:notification"),
+    ("public", "public"),
+    ("public/local", "public:local"),
+    ("public/remote", "public:remote"),
+    ("hashtag", "hashtag"),
+    ("hashtag/local", "hashtag:local"),
+    ("direct", "direct"),
+    ("thread", "thread"),
+];
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/streaming", web::get().to(websocket))
         .route("/api/v1/streaming/health", web::get().to(health))
         .route("/api/v1/streaming/{stream:.*}", web::get().to(sse));
 }
 
+/// Whether the streaming API is up (Mastodon's streaming health check).
+#[utoipa::path(
+    get, path = "/api/v1/streaming/health", tag = "streaming", operation_id = "streaming_health",
+    responses((status = 200, description = "`OK`", content_type = "text/plain", body = String))
+)]
 async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("OK")
 }
@@ -88,6 +107,28 @@ fn stream_error(e: StreamError) -> ApiError {
     }
 }
 
+/// The WebSocket of the streaming API (docs/streaming.md); without an upgrade, `?stream=` serves that stream as server-sent events.
+#[utoipa::path(
+    get, path = "/api/v1/streaming", tag = "streaming",
+    params(
+        ("stream" = Option<String>, Query, description = "A stream to subscribe to at once (`user`, `public`, `hashtag`, …)"),
+        ("tag" = Option<String>, Query, description = "For `hashtag` streams"),
+        ("id" = Option<String>, Query, description = "For the `thread` stream: a status id"),
+        ("since" = Option<String>, Query, description = "Resume after this event id"),
+        ("Sec-WebSocket-Protocol" = Option<String>, Header, description = "The access token, for browsers"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 200, description = "Without an upgrade, with `stream`: server-sent events", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Unknown stream, missing `tag` or `id`, or a failed handshake", body = schemas::ErrorBody),
+        schemas::Unauthorized,
+        (status = 403, description = "The token has no read scope", body = schemas::ErrorBody),
+        (status = 404, description = "No upgrade and no `stream` (the streaming API is on this host), or an unknown thread", body = schemas::ErrorBody),
+        (status = 429, description = "Too many open streams for this user or address", body = schemas::ErrorBody),
+        schemas::Unavailable,
+    )
+)]
 async fn websocket(
     req: HttpRequest,
     payload: web::Payload,
@@ -129,23 +170,33 @@ async fn websocket(
     })
 }
 
+/// Server-sent events of the `user` stream.
+#[utoipa::path(
+    get, path = "/api/v1/streaming/user", tag = "streaming", operation_id = "stream_user",
+    params(
+        ("since" = Option<String>, Query, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (wins over `since`)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Missing or invalid `tag` or `id`", body = schemas::ErrorBody),
+        schemas::Unauthorized,
+        (status = 403, description = "The token has no read scope", body = schemas::ErrorBody),
+        (status = 404, description = "The thread does not exist or is not visible", body = schemas::ErrorBody),
+        (status = 429, description = "Too many open streams for this user or address", body = schemas::ErrorBody),
+        schemas::Unavailable,
+    )
+)]
 async fn sse(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let stream = match path.trim_end_matches('/') {
-        "user" => "user",
-        "user/notification" => "user:notification",
-        "public" => "public",
-        "public/local" => "public:local",
-        "public/remote" => "public:remote",
-        "hashtag" => "hashtag",
-        "hashtag/local" => "hashtag:local",
-        "direct" => "direct",
-        "thread" => "thread",
-        _ => return Err(ApiError::BadRequest("Unknown channel requested".into())),
+    let channel = path.trim_end_matches('/');
+    let Some((_, stream)) = SSE_CHANNELS.iter().find(|(c, _)| *c == channel) else {
+        return Err(ApiError::BadRequest("Unknown channel requested".into()));
     };
     sse_stream(&req, &state, &query, stream)
 }

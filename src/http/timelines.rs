@@ -4,12 +4,14 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
 use super::error::ApiError;
 use super::pagination::PageParams;
 use super::params::{Params, de};
+use super::schemas;
 use super::statuses::{parse_id, status_page};
 use crate::actors::timeline::FetchHotPage;
 use crate::domain::{Id, Status};
@@ -58,6 +60,16 @@ pub fn home_entry_visible(store: &Store, me: Id, id: Id) -> Result<bool, Storage
     Ok(true)
 }
 
+/// The caller's home timeline: their own statuses and those of the accounts they follow.
+#[utoipa::path(
+    get, path = "/api/v1/timelines/home", tag = "timelines",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Statuses, newest first", body = [schemas::Status], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::UserErrors, schemas::Forbidden, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn home_timeline(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -116,13 +128,19 @@ fn merged_home(store: &Store, me: Id, q: &PageQuery, celebrities: &[Id]) -> Resu
     Ok(ids)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PublicParams {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageParams,
+    /// Only remote statuses (there are none: every account is local).
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     remote: Option<bool>,
+    /// Only statuses with media (there are none yet).
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     only_media: Option<bool>,
 }
 
@@ -143,6 +161,16 @@ fn listed(store: &Store, viewer: Option<Id>, id: Id) -> Result<bool, StorageErro
     }
 }
 
+/// Public statuses of every account (all are local).
+#[utoipa::path(
+    get, path = "/api/v1/timelines/public", tag = "timelines",
+    params(PageParams, PublicParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Statuses, newest first", body = [schemas::Status], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::Unauthorized, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn public_timeline(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -166,6 +194,16 @@ fn valid_tag(name: &str) -> Option<String> {
     ok.then(|| name.to_lowercase())
 }
 
+/// Public statuses with a hashtag.
+#[utoipa::path(
+    get, path = "/api/v1/timelines/tag/{hashtag}", tag = "timelines",
+    params(("hashtag" = String, Path, description = "The hashtag, without `#`"), PageParams, PublicParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Statuses, newest first (none for an invalid hashtag)", body = [schemas::Status], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::Unauthorized, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn tag_timeline(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -184,6 +222,15 @@ async fn tag_timeline(
     status_page(&req, &state, viewer_of(&caller), &ids)
 }
 
+/// A hashtag.
+#[utoipa::path(
+    get, path = "/api/v1/tags/{name}", tag = "timelines",
+    params(("name" = String, Path, description = "The hashtag, without `#`")),
+    responses(
+        (status = 200, description = "The hashtag", body = schemas::Tag),
+        (status = 404, description = "Not a valid hashtag", body = schemas::ErrorBody),
+    )
+)]
 async fn get_tag(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -198,22 +245,44 @@ async fn get_tag(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AccountStatusParams {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageParams,
+    /// Leave out replies to others.
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     exclude_replies: Option<bool>,
+    /// Leave out reblogs.
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     exclude_reblogs: Option<bool>,
+    /// Only statuses with media (none yet).
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     only_media: Option<bool>,
+    /// Only pinned statuses (none yet).
     #[serde(default, deserialize_with = "de::opt_bool")]
+    #[param(value_type = bool)]
     pinned: Option<bool>,
+    /// Only statuses with this hashtag.
     #[serde(default, deserialize_with = "de::opt_string")]
+    #[param(value_type = String)]
     tagged: Option<String>,
 }
 
+/// An account's statuses that the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{id}/statuses", tag = "timelines",
+    params(("id" = String, Path, description = "The account's id"), PageParams, AccountStatusParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Statuses, newest first", body = [schemas::Status], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
+        schemas::Unauthorized, schemas::NotFound, schemas::BadParams, schemas::Unavailable,
+    )
+)]
 async fn account_statuses(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -13,6 +13,7 @@ mod metrics;
 mod model;
 mod moderation;
 mod oauth;
+mod openapi;
 mod rate_limits;
 mod restart;
 mod sessions;

@@ -1,0 +1,4 @@
+//! `starling::fuzzing::ws_message` under libFuzzer (see src/fuzzing.rs for the input format).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| starling::fuzzing::ws_message(data));
