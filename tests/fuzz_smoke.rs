@@ -6,7 +6,7 @@
 //! proptest shrinks the input and the test fails printing it, with a command that
 //! replays it.
 //!
-//! `FUZZ_CASES` sets the cases per target (default 2000), `FUZZ_SEED` the random seed
+//! `FUZZ_CASES` sets the cases per target (default 3000), `FUZZ_SEED` the random seed
 //! (default fixed, so runs repeat), `FUZZ_SECONDS` a time budget per target (rounds of
 //! `FUZZ_CASES` with new seeds until it is spent). Executions per target are printed to
 //! stderr (see them with `--nocapture`); `scripts/fuzz` runs this for a given time when
@@ -29,7 +29,7 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 use starling::fuzzing;
 
-const DEFAULT_CASES: u32 = 2000;
+const DEFAULT_CASES: u32 = 3000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
