@@ -284,16 +284,10 @@ impl Connections {
             self.public.remove(&id);
         }
         for tag in topics.tags {
-            self.tags.remove_if_mut(&tag, |_, s| {
-                s.remove(&id);
-                s.is_empty()
-            });
+            toggle_index(&self.tags, tag, id, false);
         }
         for root in topics.threads {
-            self.threads.remove_if_mut(&root, |_, s| {
-                s.remove(&id);
-                s.is_empty()
-            });
+            toggle_index(&self.threads, root, id, false);
         }
     }
 
@@ -330,38 +324,16 @@ impl Connections {
     pub fn subscribe_tag(&self, conn: &Conn, tag: &str, on: bool) {
         let tag = tag.to_lowercase();
         if let Ok(mut t) = conn.topics.lock() {
-            if on {
-                t.tags.insert(tag.clone());
-            } else {
-                t.tags.remove(&tag);
-            }
+            toggle(&mut t.tags, tag.clone(), on);
         }
-        if on {
-            self.tags.entry(tag).or_default().insert(conn.id);
-        } else {
-            self.tags.remove_if_mut(&tag, |_, s| {
-                s.remove(&conn.id);
-                s.is_empty()
-            });
-        }
+        toggle_index(&self.tags, tag, conn.id, on);
     }
 
     pub fn subscribe_thread(&self, conn: &Conn, root: Id, on: bool) {
         if let Ok(mut t) = conn.topics.lock() {
-            if on {
-                t.threads.insert(root);
-            } else {
-                t.threads.remove(&root);
-            }
+            toggle(&mut t.threads, root, on);
         }
-        if on {
-            self.threads.entry(root).or_default().insert(conn.id);
-        } else {
-            self.threads.remove_if_mut(&root, |_, s| {
-                s.remove(&conn.id);
-                s.is_empty()
-            });
-        }
+        toggle_index(&self.threads, root, conn.id, on);
     }
 
     /// Wakes every connection of these users (their new events are durable).
@@ -454,6 +426,26 @@ impl Connections {
 
     fn all(&self) -> Vec<Arc<Conn>> {
         self.by_id.iter().map(|c| c.clone()).collect()
+    }
+}
+
+fn toggle<K: std::hash::Hash + Eq>(set: &mut HashSet<K>, key: K, on: bool) {
+    if on {
+        set.insert(key);
+    } else {
+        set.remove(&key);
+    }
+}
+
+/// Adds or removes a connection under `key` of a topic index; empty entries go.
+fn toggle_index<K: std::hash::Hash + Eq + Clone>(index: &DashMap<K, HashSet<u64>>, key: K, id: u64, on: bool) {
+    if on {
+        index.entry(key).or_default().insert(id);
+    } else {
+        index.remove_if_mut(&key, |_, s| {
+            s.remove(&id);
+            s.is_empty()
+        });
     }
 }
 

@@ -16,7 +16,7 @@ use super::AppState;
 use super::auth::CurrentUser;
 use super::entities;
 use super::error::ApiError;
-use super::pagination::{PageParams, link_header};
+use super::pagination::PageParams;
 use super::params::{Params, de};
 use super::schemas;
 use super::statuses::{parse_id, renderer};
@@ -275,11 +275,7 @@ async fn list_accounts(
     }
     let ids: Vec<Id> = accounts.iter().map(|a| a.id).collect();
     let body = accounts.iter().map(|a| admin_account(&state, &req, a)).collect::<Result<Vec<_>, _>>()?;
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = link_header(&req, &state, &ids) {
-        response.insert_header(("Link", link));
-    }
-    Ok(response.json(body))
+    Ok(super::pagination::paged(&req, &state, &ids, body))
 }
 
 /// An account with moderation details (staff only).
@@ -438,11 +434,7 @@ async fn list_reports(
     })?;
     let ids: Vec<Id> = reports.iter().map(|r| r.id).collect();
     let body = reports.iter().map(|r| admin_report(&state, &req, r)).collect::<Result<Vec<_>, _>>()?;
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = link_header(&req, &state, &ids) {
-        response.insert_header(("Link", link));
-    }
-    Ok(response.json(body))
+    Ok(super::pagination::paged(&req, &state, &ids, body))
 }
 
 /// A report (staff only).

@@ -14,7 +14,7 @@ use super::auth::{CurrentUser, MaybeCaller};
 use super::entities;
 use super::error::ApiError;
 use super::notifications::notify;
-use super::pagination::{PageParams, link_header};
+use super::pagination::PageParams;
 use super::params::{Params, de};
 use super::schemas;
 use super::statuses::parse_id;
@@ -321,11 +321,7 @@ pub fn account_page(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Result<H
             accounts.push(entities::account(&a, &base));
         }
     }
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = link_header(req, state, ids) {
-        response.insert_header(("Link", link));
-    }
-    Ok(response.json(accounts))
+    Ok(super::pagination::paged(req, state, ids, accounts))
 }
 
 /// The accounts following an account.

@@ -9,7 +9,7 @@ use super::auth::{CurrentUser, MaybeCaller};
 use super::error::ApiError;
 use super::follows::account_page;
 use super::notifications::notify;
-use super::pagination::{PageParams, link_header};
+use super::pagination::PageParams;
 use super::params::Params;
 use super::schemas;
 use super::statuses::{action_target, renderer, visible_status};
@@ -160,12 +160,8 @@ async fn marked_list(
         }
     }
     let body = renderer(&state, &req, Some(me)).statuses(&visible)?;
-    let mut response = HttpResponse::Ok();
     // Paging goes by when the mark was made, as on Mastodon.
-    if let Some(link) = link_header(&req, &state, &cursors) {
-        response.insert_header(("Link", link));
-    }
-    Ok(response.json(body))
+    Ok(super::pagination::paged(&req, &state, &cursors, body))
 }
 
 /// The statuses the caller favourited, most recently favourited first.

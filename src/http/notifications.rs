@@ -13,7 +13,7 @@ use super::auth::CurrentUser;
 use super::entities;
 use super::entities::StatusRenderer;
 use super::error::ApiError;
-use super::pagination::{PageParams, link_header};
+use super::pagination::PageParams;
 use super::params::{Params, de};
 use super::schemas;
 use super::statuses::parse_id;
@@ -161,11 +161,7 @@ async fn list_notifications(
         }
     }
     let ids: Vec<Id> = items.iter().map(|n| n.id).collect();
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = link_header(&req, &state, &ids) {
-        response.insert_header(("Link", link));
-    }
-    Ok(response.json(body))
+    Ok(super::pagination::paged(&req, &state, &ids, body))
 }
 
 /// One of the caller's notifications.

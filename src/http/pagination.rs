@@ -2,7 +2,7 @@
 //! clamped) in; an absolute-URL `Link` header out, `rel="next"` carrying `max_id` (older)
 //! and `rel="prev"` carrying `min_id` (newer).
 
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -81,6 +81,15 @@ pub fn link_header(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Option<St
         format!("{base}?{}", query.finish())
     };
     Some(format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", url_with("max_id", *last), url_with("min_id", *first)))
+}
+
+/// A 200 with the JSON list `body` and, when `ids` is not empty, its `Link` header.
+pub fn paged(req: &HttpRequest, state: &AppState, ids: &[Id], body: impl serde::Serialize) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = link_header(req, state, ids) {
+        response.insert_header(("Link", link));
+    }
+    response.json(body)
 }
 
 #[cfg(test)]

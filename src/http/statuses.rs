@@ -447,11 +447,7 @@ pub fn status_page(
     ids: &[Id],
 ) -> Result<HttpResponse, ApiError> {
     let body: Vec<Value> = renderer(state, req, viewer).statuses(ids)?;
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = super::pagination::link_header(req, state, ids) {
-        response.insert_header(("Link", link));
-    }
-    Ok(response.json(body))
+    Ok(super::pagination::paged(req, state, ids, body))
 }
 
 #[derive(Deserialize, ToSchema)]
