@@ -85,11 +85,9 @@ fn recount(state: &AppState, followee: Id) -> Result<(), ApiError> {
 
 async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result<(), ApiError> {
     if state.store.follow(follower, followee).await? {
+        // `follow` merged the followee's posts in the same write (a celebrity's are
+        // merged when the home timeline is read).
         recount(state, followee)?;
-        // A celebrity's posts are merged when the home timeline is read.
-        if !state.celebrities.contains(followee) {
-            state.store.merge_author_into(follower, followee)?;
-        }
         notify(state, followee, NotificationKind::Follow, follower, None)?;
         state.store.durable().await?;
         state.timelines.notify(follower, Reload);
@@ -100,8 +98,8 @@ async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result
 async fn stop_following(state: &AppState, follower: Id, followee: Id) -> Result<(), ApiError> {
     state.store.set_follow_request(followee, follower, false).await?;
     if state.store.unfollow(follower, followee).await? {
+        // `unfollow` took the followee's posts out in the same write.
         recount(state, followee)?;
-        state.store.unmerge_author_from(follower, followee)?;
         state.store.durable().await?;
         state.timelines.notify(follower, Reload);
     }
