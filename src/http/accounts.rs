@@ -377,7 +377,6 @@ async fn delete_own_account(
     }
     for follower in state.store.follower_ids(me)? {
         state.store.unfollow(follower, me).await?;
-        state.store.unmerge_author_from(follower, me)?;
     }
     state.store.delete_account(&user.account).await?;
     tracing::info!(user_id = %user.account.id, "account deleted by its owner");

@@ -66,8 +66,6 @@ fn other_account(state: &AppState, raw: &str) -> Result<Account, ApiError> {
     state.store.account(parse_id(raw)?)?.ok_or(ApiError::NotFound)
 }
 
-/// Makes `follower` follow `followee` now: the follow, the merge into the home
-/// timeline, the notification; durable on return.
 /// Keeps the celebrity set in step with a changed follower count. An author who drops
 /// below the threshold is no longer merged at read time, so the posts they made as a
 /// celebrity are merged into their followers' timelines here (rare: on the way down).
@@ -83,6 +81,8 @@ fn recount(state: &AppState, followee: Id) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Makes `follower` follow `followee` now: the follow, the merge into the home
+/// timeline, the notification; durable on return.
 async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result<(), ApiError> {
     if state.store.follow(follower, followee).await? {
         // `follow` merged the followee's posts in the same write (a celebrity's are

@@ -522,6 +522,67 @@ mod tests {
         store.finish_fanout_job(&FanoutJob::Publish(s.clone())).unwrap();
     }
 
+    /// Follows racing an author's new statuses: each status either is in the list the
+    /// follow merges or reaches the new follower through its fan-out (the crash test found
+    /// statuses that fell between the two, when the follow read the author's statuses
+    /// before its transaction without holding off the author's writes).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn follows_racing_new_statuses_miss_none() {
+        const FOLLOWERS: u64 = 200;
+        const POSTERS: usize = 3;
+        const POSTS_EACH: usize = 150;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        let author = Id(1);
+        store.create_account(&account(1, "author")).await.unwrap();
+        for n in 0..FOLLOWERS {
+            store.create_account(&account(100 + n, &format!("f{n}"))).await.unwrap();
+        }
+        // Flushing holds sled's writers off, so transactions queue up behind each flush
+        // and a follow's transaction can start well after its read of the statuses.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flusher = {
+            let (store, done) = (store.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.flush_blocking().unwrap();
+                }
+            })
+        };
+        let mut tasks = Vec::new();
+        for _ in 0..POSTERS {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..POSTS_EACH {
+                    let post = status(&store, author, "post", None);
+                    store.create_status(&post, None).await.unwrap();
+                    // What the fan-out router does, with the cached follower list it uses.
+                    let mut audience = store.cached_follower_ids(author).unwrap().to_vec();
+                    audience.push(author);
+                    store.add_to_timelines(post.id, &audience).unwrap();
+                    store.finish_fanout_job(&FanoutJob::Publish(post)).unwrap();
+                }
+            }));
+        }
+        for chunk in 0..4u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for n in (chunk..FOLLOWERS).step_by(4) {
+                    assert!(store.follow(Id(100 + n), author).await.unwrap());
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        flusher.join().unwrap();
+        let report = store.check_invariants().unwrap();
+        assert_eq!(report.violations, Vec::<String>::new());
+        assert_eq!((report.follows, report.statuses), (FOLLOWERS, (POSTERS * POSTS_EACH) as u64));
+    }
+
     #[tokio::test]
     async fn a_consistent_store_is_clean_and_each_corruption_is_one_violation() {
         let dir = tempfile::tempdir().unwrap();

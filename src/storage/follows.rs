@@ -2,8 +2,8 @@
 //! (`FollowerId ++ FolloweeId`), with both accounts' counts changed in the same
 //! transaction.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
 use sled::Transactional;
@@ -32,6 +32,35 @@ impl Default for FollowerCache {
 
 /// Past this many cached lists the cache starts over (it is only a cache).
 const FOLLOWER_CACHE_MAX: usize = 100_000;
+
+/// Orders a follow change of an author against writes to that author's status list
+/// (`userid_statusids`: new statuses, reblogs, deletes). A follow reads the list before
+/// its transaction (sled transactions cannot scan), so without this a status committed
+/// between that read and the follow, and fanned out to the followers of before the
+/// follow, would reach neither way. Under the lock, a status is either in the list the
+/// follow merges or written after the follow and the follower-cache drop, so its fan-out
+/// sees the new follower. Striped by author id; held only around synchronous sled work.
+#[derive(Debug)]
+pub struct AuthorLocks {
+    stripes: Box<[Mutex<()>]>,
+}
+
+impl Default for AuthorLocks {
+    fn default() -> Self {
+        Self { stripes: (0..64).map(|_| Mutex::new(())).collect() }
+    }
+}
+
+impl AuthorLocks {
+    /// Locks the stripes of `authors` in stripe order (so two callers never deadlock).
+    pub fn lock(&self, authors: impl IntoIterator<Item = Id>) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = authors.into_iter().map(|a| (a.0 % self.stripes.len() as u64) as usize).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        // The guarded data is `()`: a poisoned stripe protects nothing broken.
+        stripes.into_iter().map(|i| self.stripes[i].lock().unwrap_or_else(|e| e.into_inner())).collect()
+    }
+}
 
 impl Store {
     /// Followers of `user`, from the cache when possible (used by the fan-out router).
@@ -77,6 +106,7 @@ impl Store {
 
     async fn set_follow(&self, follower: Id, followee: Id, on: bool) -> Result<bool, StorageError> {
         let t = &self.trees;
+        let guard = self.author_locks.lock([followee]);
         // Read before the transaction (a retry re-runs only the closure): the statuses to
         // merge (the newest) or to take out (all of them).
         let statuses = if on {
@@ -131,6 +161,9 @@ impl Store {
         if changed {
             self.followers.generation.fetch_add(1, Ordering::SeqCst);
             self.followers.lists.remove(&followee);
+        }
+        drop(guard);
+        if changed {
             self.durable().await?;
         }
         Ok(changed)

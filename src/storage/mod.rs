@@ -157,6 +157,7 @@ pub struct Store {
     flusher: Arc<flusher::Flusher>,
     ids: Arc<IdGenerator>,
     pub(crate) followers: Arc<follows::FollowerCache>,
+    pub(crate) author_locks: Arc<follows::AuthorLocks>,
     pub(crate) events: Arc<events::EventLog>,
     /// The day each user was last recorded active (see `mark_active`).
     pub(crate) active_days: Arc<dashmap::DashMap<Id, u32>>,
@@ -229,6 +230,7 @@ impl Store {
             flusher: Arc::new(flusher),
             ids: Arc::new(ids),
             followers: Arc::new(follows::FollowerCache::default()),
+            author_locks: Arc::default(),
             events: Arc::new(events::EventLog::default()),
             active_days: Arc::default(),
         })

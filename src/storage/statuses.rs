@@ -129,6 +129,7 @@ impl Store {
             &t.fanout_jobs,
             &t.userid_account,
         ];
+        let guard = self.author_locks.lock([status.account_id]);
         let result = trees[..].transaction(|tx| {
             let (statuses, by_author, replies, tags, public, counters, rebloggers, idem, jobs, accounts) =
                 (&tx[0], &tx[1], &tx[2], &tx[3], &tx[4], &tx[5], &tx[6], &tx[7], &tx[8], &tx[9]);
@@ -174,6 +175,7 @@ impl Store {
             }
             Ok(status.id)
         });
+        drop(guard);
         let id = tx_result(result)?;
         self.durable().await?;
         Ok(id)
@@ -227,6 +229,7 @@ impl Store {
             &t.fanout_jobs,
             &t.userid_account,
         ];
+        let guard = self.author_locks.lock(removed.iter().map(|s| s.account_id));
         let result = trees[..].transaction(|tx| {
             let (statuses, by_author, replies, tags, public, counters, rebloggers, jobs, accounts) =
                 (&tx[0], &tx[1], &tx[2], &tx[3], &tx[4], &tx[5], &tx[6], &tx[7], &tx[8]);
@@ -260,6 +263,7 @@ impl Store {
             }
             Ok(())
         });
+        drop(guard);
         tx_result(result).map_err(|e| match e {
             StatusWriteError::Storage(e) => e,
             other => StorageError::Encode(other.to_string()),

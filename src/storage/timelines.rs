@@ -102,19 +102,6 @@ impl Store {
         Ok(())
     }
 
-    /// After `user` unfollows `author`: the author's statuses leave the home timeline.
-    pub fn unmerge_author_from(&self, user: Id, author: Id) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
-        for row in self.trees.userid_statusids.scan_prefix(keys::id_key(author)) {
-            let (k, _) = row?;
-            if let Some((_, id)) = keys::read_pair(&k) {
-                batch.remove(&keys::pair_key(user, id));
-            }
-        }
-        self.trees.userid_timeline.apply_batch(batch)?;
-        Ok(())
-    }
-
     /// The newest `limit` status ids of an author (reblogs included), newest first.
     pub fn author_status_ids(&self, author: Id, limit: usize) -> Result<Vec<Id>, StorageError> {
         let q = PageQuery { limit, ..PageQuery::default() };
