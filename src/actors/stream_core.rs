@@ -404,12 +404,12 @@ impl StreamCore {
             || self.store.has_mark(Mark::Favourite, me, target)?
             || self.store.has_mark(Mark::Bookmark, me, target)?;
         if marked {
-            return Ok(self.renderer(Some(me)).status(status)?.map(|v| v.to_string()));
+            return Ok(self.renderer(Some(me)).status_json(status)?);
         }
         let shared = self
             .connections
             .rendered
-            .get_or_render(status, &self.base_url, || Ok(self.renderer(None).status(status)?.map(|v| v.to_string())))?;
+            .get_or_render(status, &self.base_url, || self.renderer(None).status_json(status))?;
         Ok(shared.map(|p| p.to_string()))
     }
 
@@ -498,7 +498,7 @@ impl StreamCore {
             match cached.as_ref() {
                 Some((base, payload)) if *base == self.base_url => payload.clone(),
                 _ => {
-                    let payload = self.renderer(None).status(s)?.map(|v| v.to_string());
+                    let payload = self.renderer(None).status_json(s)?;
                     *cached = Some((self.base_url.clone(), payload.clone()));
                     payload
                 }
@@ -518,10 +518,10 @@ impl StreamCore {
             return Ok(None);
         }
         let id = (event == "update").then(|| s.id.to_string());
-        Ok(self.renderer(Some(self.user())).status(s)?.map(|v| Frame {
+        Ok(self.renderer(Some(self.user())).status_json(s)?.map(|payload| Frame {
             stream: name.labels(),
             event,
-            payload: v.to_string(),
+            payload,
             id,
         }))
     }

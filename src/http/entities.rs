@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 use crate::auth::IssuedTokens;
 use crate::domain::account::note_html;
 use crate::domain::time::rfc3339_millis;
-use crate::domain::{Account, Role};
+use crate::domain::{Account, Role, Status};
 use crate::storage::App;
+use crate::storage::rendered::Rendered;
 
 pub const DEFAULT_AVATAR_PATH: &str = "/avatars/original/missing.png";
 pub const DEFAULT_HEADER_PATH: &str = "/headers/original/missing.png";
@@ -117,13 +118,19 @@ pub fn token(t: &IssuedTokens) -> Value {
 
 /// Renders statuses for one viewer: author accounts, counts, the viewer's own flags,
 /// mentions and tags, and the reblogged original nested in a reblog.
+///
+/// What does not depend on the viewer or on counts (the status's own fields, the
+/// author's Account) is rendered once and kept by the store beside the record
+/// ([`Store::rendered_status`](crate::storage::Store::rendered_status)), so a page is
+/// mostly copied text: counts and the viewer's flags are the only fields read per request.
 pub struct StatusRenderer<'a> {
     pub store: &'a crate::storage::Store,
     pub base_url: String,
     pub domain: String,
     pub viewer: Option<crate::domain::Id>,
-    accounts: std::cell::RefCell<std::collections::HashMap<crate::domain::Id, Option<Value>>>,
 }
+
+type RenderResult<T> = Result<T, crate::storage::StorageError>;
 
 impl<'a> StatusRenderer<'a> {
     pub fn new(
@@ -132,47 +139,22 @@ impl<'a> StatusRenderer<'a> {
         domain: String,
         viewer: Option<crate::domain::Id>,
     ) -> Self {
-        Self { store, base_url, domain, viewer, accounts: Default::default() }
+        Self { store, base_url, domain, viewer }
     }
 
-    fn account(&self, id: crate::domain::Id) -> Result<Option<Value>, crate::storage::StorageError> {
-        if let Some(cached) = self.accounts.borrow().get(&id) {
-            return Ok(cached.clone());
-        }
-        let value = self.store.account(id)?.map(|a| account(&a, &self.base_url));
-        self.accounts.borrow_mut().insert(id, value.clone());
-        Ok(value)
+    /// The author's Account entity as JSON text, or `None` when the account is gone.
+    fn account_json(&self, id: crate::domain::Id) -> RenderResult<Option<std::sync::Arc<Rendered<Account>>>> {
+        self.store.rendered_account(id, &self.base_url, |a| Ok(Some(to_json(&account(a, &self.base_url)))))
     }
 
-    /// The Status entity, or `None` when its author (or reblogged original) is gone.
-    pub fn status(&self, s: &crate::domain::Status) -> Result<Option<Value>, crate::storage::StorageError> {
+    /// The fields of a status that depend neither on the viewer nor on counts, as the
+    /// inside of a JSON object (no braces).
+    fn own_fields(&self, s: &Status, username: &str) -> String {
         use crate::domain::status::render_html;
-        let Some(author) = self.account(s.account_id)? else { return Ok(None) };
-        let reblog = match s.reblog_of {
-            Some(original) => match self.store.status(original)? {
-                Some(o) => match self.status(&o)? {
-                    Some(v) => Some(v),
-                    None => return Ok(None),
-                },
-                None => return Ok(None),
-            },
-            None => None,
-        };
-        let counters = self.store.counters(s.id)?;
-        let (reblogged, favourited, bookmarked) = match self.viewer {
-            Some(v) if s.reblog_of.is_none() => (
-                self.store.reblog_by(s.id, v)?.is_some(),
-                self.store.has_mark(crate::storage::Mark::Favourite, v, s.id)?,
-                self.store.has_mark(crate::storage::Mark::Bookmark, v, s.id)?,
-            ),
-            _ => (false, false, false),
-        };
-        let username = author["username"].as_str().unwrap_or_default().to_owned();
-        let domain = self.domain.clone();
         let content = if s.reblog_of.is_some() {
             String::new()
         } else {
-            render_html(&s.text, &self.base_url, &s.mentions, |d| d.eq_ignore_ascii_case(&domain))
+            render_html(&s.text, &self.base_url, &s.mentions, |d| d.eq_ignore_ascii_case(&self.domain))
         };
         let mentions: Vec<Value> = s
             .mentions
@@ -188,17 +170,12 @@ impl<'a> StatusRenderer<'a> {
             .collect();
         let tags: Vec<Value> =
             s.tags.iter().map(|t| json!({ "name": t, "url": format!("{}/tags/{t}", self.base_url) })).collect();
-        let (favourited, reblogged, bookmarked) = match &reblog {
-            Some(r) => (r["favourited"].clone(), r["reblogged"].clone(), r["bookmarked"].clone()),
-            None => (json!(favourited), json!(reblogged), json!(bookmarked)),
-        };
-        Ok(Some(json!({
+        let fields = json!({
             "id": s.id.to_string(),
             "uri": format!("{}/users/{username}/statuses/{}", self.base_url, s.id),
             "url": if s.reblog_of.is_some() { Value::Null } else { json!(format!("{}/@{username}/{}", self.base_url, s.id)) },
             "created_at": rfc3339_millis(s.created_at_ms),
             "edited_at": s.edited_at_ms.map(rfc3339_millis),
-            "account": author,
             "content": content,
             "visibility": s.visibility.as_str(),
             "sensitive": s.sensitive,
@@ -208,35 +185,110 @@ impl<'a> StatusRenderer<'a> {
             "mentions": mentions,
             "tags": tags,
             "emojis": [],
-            "reblogs_count": counters.reblogs,
-            "favourites_count": counters.favourites,
-            "replies_count": counters.replies,
             "in_reply_to_id": s.in_reply_to_id.map(|i| i.to_string()),
             "in_reply_to_account_id": s.in_reply_to_account_id.map(|i| i.to_string()),
-            "reblog": reblog,
             "poll": Value::Null,
             "card": Value::Null,
             "language": s.language,
             "text": Value::Null,
-            "favourited": favourited,
-            "reblogged": reblogged,
             "muted": false,
-            "bookmarked": bookmarked,
             "pinned": false,
             "filtered": [],
-        })))
+        });
+        let text = to_json(&fields);
+        text[1..text.len() - 1].to_owned()
+    }
+
+    /// Appends the Status entity of `s` (its own fields already rendered) to `out`;
+    /// false, with `out` unchanged, when its author or reblogged original is gone.
+    fn write_entity(&self, out: &mut String, s: &Status, own_fields: &str) -> RenderResult<bool> {
+        let Some(author) = self.account_json(s.account_id)? else { return Ok(false) };
+        let reblog = match s.reblog_of {
+            Some(original) => {
+                let mut text = String::new();
+                if !self.write_stored(&mut text, original)? {
+                    return Ok(false);
+                }
+                Some(text)
+            }
+            None => None,
+        };
+        let counters = self.store.counters(s.id)?;
+        // A reblog carries its original's flags, as on Mastodon.
+        let flagged = s.reblog_of.unwrap_or(s.id);
+        let (reblogged, favourited, bookmarked) = match self.viewer {
+            Some(v) => (
+                self.store.reblog_by(flagged, v)?.is_some(),
+                self.store.has_mark(crate::storage::Mark::Favourite, v, flagged)?,
+                self.store.has_mark(crate::storage::Mark::Bookmark, v, flagged)?,
+            ),
+            None => (false, false, false),
+        };
+        use std::fmt::Write;
+        out.reserve(own_fields.len() + author.text.len() + reblog.as_ref().map_or(0, String::len) + 200);
+        out.push('{');
+        out.push_str(own_fields);
+        out.push_str(",\"account\":");
+        out.push_str(&author.text);
+        let _ = write!(
+            out,
+            ",\"reblogs_count\":{},\"favourites_count\":{},\"replies_count\":{},\"favourited\":{favourited},\"reblogged\":{reblogged},\"bookmarked\":{bookmarked},\"reblog\":",
+            counters.reblogs, counters.favourites, counters.replies
+        );
+        out.push_str(reblog.as_deref().unwrap_or("null"));
+        out.push('}');
+        Ok(true)
+    }
+
+    /// Appends the stored status `id`, its own fields from the store's render cache.
+    fn write_stored(&self, out: &mut String, id: crate::domain::Id) -> RenderResult<bool> {
+        let rendered = self.store.rendered_status(id, &self.base_url, |s| {
+            Ok(self.account_json(s.account_id)?.map(|a| self.own_fields(s, &a.record.username)))
+        })?;
+        match rendered {
+            Some(r) => self.write_entity(out, &r.record, &r.text),
+            None => Ok(false),
+        }
+    }
+
+    /// The Status entity as JSON text, or `None` when its author (or reblogged original)
+    /// is gone. `s` may differ from what is stored (a status just deleted, say).
+    pub fn status_json(&self, s: &Status) -> RenderResult<Option<String>> {
+        let Some(author) = self.account_json(s.account_id)? else { return Ok(None) };
+        let own = self.own_fields(s, &author.record.username);
+        let mut out = String::new();
+        Ok(self.write_entity(&mut out, s, &own)?.then_some(out))
+    }
+
+    /// The Status entity, or `None` when its author (or reblogged original) is gone.
+    pub fn status(&self, s: &Status) -> RenderResult<Option<Value>> {
+        Ok(self.status_json(s)?.map(|text| serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// A JSON array of the statuses that still exist, in the given order.
+    pub fn statuses_json(&self, ids: &[crate::domain::Id]) -> RenderResult<String> {
+        let mut out = String::with_capacity(ids.len() * 2048);
+        out.push('[');
+        for id in ids {
+            let before = out.len();
+            if before > 1 {
+                out.push(',');
+            }
+            if !self.write_stored(&mut out, *id)? {
+                out.truncate(before);
+            }
+        }
+        out.push(']');
+        Ok(out)
     }
 
     /// Renders the statuses that still exist, in the given order.
-    pub fn statuses(&self, ids: &[crate::domain::Id]) -> Result<Vec<Value>, crate::storage::StorageError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(s) = self.store.status(*id)?
-                && let Some(v) = self.status(&s)?
-            {
-                out.push(v);
-            }
-        }
-        Ok(out)
+    pub fn statuses(&self, ids: &[crate::domain::Id]) -> RenderResult<Vec<Value>> {
+        Ok(serde_json::from_str(&self.statuses_json(ids)?).unwrap_or_default())
     }
+}
+
+/// JSON text of a value built here (serialising a `Value` cannot fail).
+fn to_json(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }

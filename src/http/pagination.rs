@@ -85,11 +85,20 @@ pub fn link_header(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Option<St
 
 /// A 200 with the JSON list `body` and, when `ids` is not empty, its `Link` header.
 pub fn paged(req: &HttpRequest, state: &AppState, ids: &[Id], body: impl serde::Serialize) -> HttpResponse {
+    paged_response(req, state, ids).json(body)
+}
+
+/// [`paged`] with a body that is already JSON text.
+pub fn paged_json(req: &HttpRequest, state: &AppState, ids: &[Id], json: String) -> HttpResponse {
+    paged_response(req, state, ids).content_type(actix_web::http::header::ContentType::json()).body(json)
+}
+
+fn paged_response(req: &HttpRequest, state: &AppState, ids: &[Id]) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::Ok();
     if let Some(link) = link_header(req, state, ids) {
         response.insert_header(("Link", link));
     }
-    response.json(body)
+    response
 }
 
 #[cfg(test)]

@@ -446,8 +446,8 @@ pub fn status_page(
     viewer: Option<Id>,
     ids: &[Id],
 ) -> Result<HttpResponse, ApiError> {
-    let body: Vec<Value> = renderer(state, req, viewer).statuses(ids)?;
-    Ok(super::pagination::paged(req, state, ids, body))
+    let body = renderer(state, req, viewer).statuses_json(ids)?;
+    Ok(super::pagination::paged_json(req, state, ids, body))
 }
 
 #[derive(Deserialize, ToSchema)]

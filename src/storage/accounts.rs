@@ -136,11 +136,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::Role;
 
-    fn account(id: u64, name: &str) -> Account {
+    /// A plain account record for storage tests.
+    pub(crate) fn account(id: u64, name: &str) -> Account {
         Account {
             id: Id(id),
             username: name.into(),

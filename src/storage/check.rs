@@ -473,27 +473,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Role;
-
-    fn account(id: u64, name: &str) -> Account {
-        Account {
-            id: Id(id),
-            username: name.into(),
-            email: format!("{name}@example.com"),
-            password_hash: String::new(),
-            display_name: String::new(),
-            note: String::new(),
-            locked: false,
-            bot: false,
-            discoverable: true,
-            role: Role::User,
-            locale: "en".into(),
-            created_at_ms: 0,
-            followers_count: 0,
-            following_count: 0,
-            statuses_count: 0,
-        }
-    }
+    use crate::storage::accounts::tests::account;
 
     fn status(store: &Store, author: Id, text: &str, parent: Option<&Status>) -> Status {
         Status {

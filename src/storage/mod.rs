@@ -18,6 +18,7 @@ pub mod marks;
 pub mod moderation;
 pub mod notifications;
 pub mod relations;
+pub mod rendered;
 pub mod sessions;
 pub mod statuses;
 pub mod timelines;
@@ -158,6 +159,7 @@ pub struct Store {
     ids: Arc<IdGenerator>,
     pub(crate) followers: Arc<follows::FollowerCache>,
     pub(crate) author_locks: Arc<follows::AuthorLocks>,
+    pub(crate) rendered: Arc<rendered::RenderCache>,
     pub(crate) events: Arc<events::EventLog>,
     /// The day each user was last recorded active (see `mark_active`).
     pub(crate) active_days: Arc<dashmap::DashMap<Id, u32>>,
@@ -231,6 +233,7 @@ impl Store {
             ids: Arc::new(ids),
             followers: Arc::new(follows::FollowerCache::default()),
             author_locks: Arc::default(),
+            rendered: Arc::default(),
             events: Arc::new(events::EventLog::default()),
             active_days: Arc::default(),
         })

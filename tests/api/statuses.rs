@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -280,4 +280,51 @@ async fn edits_keep_history_and_source() {
     // The tag index follows the edits.
     assert!(app.page_ids("/api/v1/timelines/tag/draft", None).await.is_empty());
     assert!(app.page_ids("/api/v1/timelines/tag/final", None).await.is_empty());
+}
+
+/// Pages render statuses from a cache kept beside the records: an edit, a new count, a
+/// changed profile and a delete all show on the next read, and the viewer's own flags
+/// never leak to another viewer.
+#[actix_web::test]
+async fn pages_show_each_status_as_it_is_now() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, bob_id) = app.user("bob").await;
+    let id = app.say(&alice, "first").await;
+    let first_of = |page: Value| page.as_array().unwrap().iter().find(|s| s["id"] == id.as_str()).cloned().unwrap();
+    let public = || app.get("/api/v1/timelines/public", None);
+    let before = first_of(ok_json(public().await).await);
+    assert!(before["content"].as_str().unwrap().contains("first"));
+    assert_eq!((before["favourites_count"].as_u64(), before["account"]["display_name"].as_str()), (Some(0), Some("")));
+
+    let edit = app.client.put(app.url(&format!("/api/v1/statuses/{id}"))).bearer_auth(&alice);
+    ok_json(edit.json(&json!({"status": "second"})).send().await.unwrap()).await;
+    ok_json(app.post_form(&format!("/api/v1/statuses/{id}/favourite"), Some(&bob), &[]).await).await;
+    let profile = app.client.patch(app.url("/api/v1/accounts/update_credentials")).bearer_auth(&alice);
+    ok_json(profile.json(&json!({"display_name": "Alice A."})).send().await.unwrap()).await;
+
+    let for_bob = first_of(ok_json(app.get("/api/v1/timelines/public", Some(&bob)).await).await);
+    assert!(for_bob["content"].as_str().unwrap().contains("second"), "{for_bob}");
+    assert!(for_bob["edited_at"].is_string());
+    assert_eq!((for_bob["favourites_count"].as_u64(), for_bob["favourited"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(for_bob["account"]["display_name"], "Alice A.");
+    let anonymous = first_of(ok_json(public().await).await);
+    assert_eq!((anonymous["favourites_count"].as_u64(), anonymous["favourited"].as_bool()), (Some(1), Some(false)));
+    assert_eq!(anonymous["content"], for_bob["content"]);
+
+    // A reblog nests the original as it is now, with the reblogger's flags.
+    ok_json(app.post_form(&format!("/api/v1/statuses/{id}/reblog"), Some(&bob), &[]).await).await;
+    let page = ok_json(app.get(&format!("/api/v1/accounts/{bob_id}/statuses"), Some(&bob)).await).await;
+    let wrapper = &page.as_array().unwrap()[0];
+    assert_eq!(wrapper["reblog"]["id"], id.as_str());
+    assert_eq!((wrapper["reblogged"].as_bool(), wrapper["reblog"]["reblogs_count"].as_u64()), (Some(true), Some(1)));
+    assert!(wrapper["reblog"]["content"].as_str().unwrap().contains("second"));
+
+    json_with(
+        app.client.delete(app.url(&format!("/api/v1/statuses/{id}"))).bearer_auth(&alice).send().await.unwrap(),
+        200,
+    )
+    .await;
+    let after = ok_json(public().await).await;
+    assert!(after.as_array().unwrap().iter().all(|s| s["id"] != id.as_str()), "{after}");
 }
