@@ -4,6 +4,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::{HashMap, HashSet};
+
 use utoipa::IntoParams;
 
 use super::AppState;
@@ -33,31 +35,60 @@ fn is_first_page(q: &PageQuery) -> bool {
 /// author is `me` or someone `me` follows, and a reply to someone else is shown only if
 /// `me` is that someone or follows them (Mastodon's home filter).
 pub fn home_entry_visible(store: &Store, me: Id, id: Id) -> Result<bool, StorageError> {
-    let Some(status) = store.status(id)? else { return Ok(false) };
-    if !store.can_view(Some(me), &status)? {
-        return Ok(false);
+    HomeFilter::new(store, me)?.visible(id)
+}
+
+/// [`home_entry_visible`] for many entries of one viewer: whom the viewer hides (blocks
+/// either way, mutes) is read once, and whether they follow an author once per author.
+pub struct HomeFilter<'a> {
+    store: &'a Store,
+    me: Id,
+    hidden: HashSet<Id>,
+    follows: HashMap<Id, bool>,
+}
+
+impl<'a> HomeFilter<'a> {
+    pub fn new(store: &'a Store, me: Id) -> Result<Self, StorageError> {
+        Ok(Self { store, me, hidden: store.hidden_accounts(me)?, follows: HashMap::new() })
     }
-    if status.account_id == me {
-        return Ok(true);
+
+    fn follows(&mut self, author: Id) -> Result<bool, StorageError> {
+        if let Some(known) = self.follows.get(&author) {
+            return Ok(*known);
+        }
+        let known = self.store.follows(self.me, author)?;
+        self.follows.insert(author, known);
+        Ok(known)
     }
-    if !store.follows(me, status.account_id)? || store.hides(me, status.account_id)? {
-        return Ok(false);
+
+    pub fn visible(&mut self, id: Id) -> Result<bool, StorageError> {
+        let (store, me) = (self.store, self.me);
+        let Some(status) = store.status(id)? else { return Ok(false) };
+        if !store.can_view(Some(me), &status)? {
+            return Ok(false);
+        }
+        if status.account_id == me {
+            return Ok(true);
+        }
+        if self.hidden.contains(&status.account_id) || !self.follows(status.account_id)? {
+            return Ok(false);
+        }
+        if let Some(original) = status.reblog_of
+            && let Some(o) = store.status(original)?
+            && self.hidden.contains(&o.account_id)
+        {
+            return Ok(false);
+        }
+        if status.reblog_of.is_none()
+            && let Some(replied) = status.in_reply_to_account_id
+            && replied != status.account_id
+            && replied != me
+            && !self.follows(replied)?
+        {
+            return Ok(false);
+        }
+        Ok(true)
     }
-    if let Some(original) = status.reblog_of
-        && let Some(o) = store.status(original)?
-        && store.hides(me, o.account_id)?
-    {
-        return Ok(false);
-    }
-    if status.reblog_of.is_none()
-        && let Some(replied) = status.in_reply_to_account_id
-        && replied != status.account_id
-        && replied != me
-        && !store.follows(me, replied)?
-    {
-        return Ok(false);
-    }
-    Ok(true)
 }
 
 /// The caller's home timeline: their own statuses and those of the accounts they follow.
@@ -80,7 +111,8 @@ async fn home_timeline(
     let me = user.account.id;
     let q = p.query()?;
     let store = &state.store;
-    let keep = |id: Id| home_entry_visible(store, me, id);
+    let mut filter = HomeFilter::new(store, me)?;
+    let mut keep = |id: Id| filter.visible(id);
     let celebrities = state.celebrities.followed_by(store, me)?;
     let actor = state.timelines.get_or_start(me);
     let ids = if !celebrities.is_empty() {
@@ -99,7 +131,7 @@ async fn home_timeline(
         }
         if ids.len() < q.limit && !hot.complete {
             let rest = PageQuery { max_id: hot.ids.last().copied(), limit: q.limit - ids.len(), ..q };
-            ids.extend(store.home_page(me, &rest, keep)?);
+            ids.extend(store.home_page(me, &rest, &mut keep)?);
         }
         ids
     } else {
@@ -111,10 +143,11 @@ async fn home_timeline(
 /// A home page for someone who follows celebrities: their fanned-out timeline merged
 /// with the followed celebrities' own statuses, newest first, without duplicates.
 fn merged_home(store: &Store, me: Id, q: &PageQuery, celebrities: &[Id]) -> Result<Vec<Id>, StorageError> {
-    let keep = |id: Id| home_entry_visible(store, me, id);
-    let mut ids = store.home_page(me, q, keep)?;
+    let mut filter = HomeFilter::new(store, me)?;
+    let mut keep = |id: Id| filter.visible(id);
+    let mut ids = store.home_page(me, q, &mut keep)?;
     for celebrity in celebrities {
-        ids.extend(store.account_page(*celebrity, q, keep)?);
+        ids.extend(store.account_page(*celebrity, q, &mut keep)?);
     }
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ids.dedup();

@@ -56,6 +56,22 @@ impl Store {
             && (self.blocks(viewer, other)? || self.blocks(other, viewer)? || self.mutes(viewer, other)?))
     }
 
+    /// Everyone whose content `viewer` does not see (see [`Store::hides`]): the accounts
+    /// they block, those who block them, and those they mute; read in three range scans.
+    pub fn hidden_accounts(&self, viewer: Id) -> Result<std::collections::HashSet<Id>, StorageError> {
+        let mut hidden = std::collections::HashSet::new();
+        for tree in [&self.trees.userid_blocks, &self.trees.userid_blockedby, &self.trees.userid_mutes] {
+            for row in tree.scan_prefix(keys::id_key(viewer)) {
+                let (k, _) = row?;
+                if let Some((_, other)) = keys::read_pair(&k) {
+                    hidden.insert(other);
+                }
+            }
+        }
+        hidden.remove(&viewer);
+        Ok(hidden)
+    }
+
     pub fn blocked_page(&self, user: Id, q: &PageQuery) -> Result<Vec<Id>, StorageError> {
         page_ids(&self.trees.userid_blocks, &keys::id_key(user), q, |_| Ok(true))
     }
