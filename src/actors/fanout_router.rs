@@ -1,8 +1,10 @@
 //! `FanoutRouter`: one per node. It takes [`Fanout`] jobs (a status published or
 //! deleted), works out the audience's home timelines — the author, their followers, and
-//! for direct posts only the mentioned followers — writes or removes those timeline
-//! entries in one sled batch, tells active users' `TimelineActor`s, waits for a durable
-//! flush and then deletes the job record. Handlers send it jobs with `try_send`; jobs
+//! for direct posts only the mentioned followers — logs their stream events, then writes
+//! or removes those timeline entries in one sled batch and tells active users'
+//! `TimelineActor`s. The streams get the events as soon as a flush covers the events
+//! (not waiting for the timeline batch); once a flush covers the entries too, the job
+//! record is deleted. Handlers send it jobs with `try_send`; jobs
 //! that do not fit its bounded mailbox stay in sled and are picked up by the periodic
 //! replay, which also runs at start-up. Timeline keys are `(user, status)`, so replaying
 //! a job twice changes nothing. Its address is held in `AppState`; it runs until the
@@ -18,8 +20,14 @@ use super::timeline::{EntryAdded, EntryRemoved, TimelineRegistry};
 use crate::domain::{Id, Status, Visibility};
 use crate::storage::{EventKind, FanoutJob, StorageError, Store};
 
-/// Stream events logged by a fan-out, delivered after its flush.
-type Delivery = (Vec<(Id, u64)>, Option<Arc<Broadcast>>);
+/// A fan-out written: the stream events it logged and the broadcast, to deliver once
+/// `events_durable` resolves (the events are on disk; the timeline entries written after
+/// them need not be yet).
+struct Delivery {
+    appended: Vec<(Id, u64)>,
+    broadcast: Option<Arc<Broadcast>>,
+    events_durable: std::pin::Pin<Box<dyn Future<Output = Result<(), StorageError>> + Send>>,
+}
 
 const MAILBOX: usize = 4096;
 
@@ -132,22 +140,22 @@ impl FanoutRouter {
             FanoutJob::Delete(status) => self.retract(status),
         };
         match result {
-            Ok(delivery) => {
+            Ok(Delivery { appended, broadcast, events_durable }) => {
                 let store = self.store.clone();
                 let streams = self.streams.clone();
                 async move {
-                    // Entries must be on disk before the job record goes, and events
-                    // before anyone sees them.
+                    // Events must be on disk before anyone sees them (a resumed stream
+                    // reads the same log); the timeline entries, before the job goes.
+                    events_durable.await?;
+                    streams.deliver(&appended, broadcast);
                     store.durable().await?;
-                    store.finish_fanout_job(&job)?;
-                    Ok(delivery)
+                    store.finish_fanout_job(&job)
                 }
                 .into_actor(self)
-                .map(move |result: Result<Delivery, StorageError>, act: &mut Self, _| {
+                .map(move |result: Result<(), StorageError>, act: &mut Self, _| {
                     act.in_flight.remove(&key);
-                    match result {
-                        Ok((appended, broadcast)) => streams.deliver(&appended, broadcast),
-                        Err(e) => tracing::warn!(error = %e, "fan-out job left pending"),
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "fan-out job left pending");
                     }
                 })
                 .spawn(ctx);
@@ -167,11 +175,7 @@ impl FanoutRouter {
         } else {
             audience(&self.store, status)?
         };
-        self.store.add_to_timelines(status.id, &audience)?;
         let mut events: Vec<(Id, EventKind)> = audience.iter().map(|u| (*u, EventKind::Update(status.id))).collect();
-        for user in audience {
-            self.timelines.notify(user, EntryAdded(status.id));
-        }
         if celebrity {
             // Followers with a stream still get the event (only they: not a write per
             // follower).
@@ -185,9 +189,17 @@ impl FanoutRouter {
             events.push((status.account_id, EventKind::Conversation(status.id)));
             events.extend(status.mentions.iter().map(|m| (m.account_id, EventKind::Conversation(status.id))));
         }
+        // The events first, so their flush (and the frames) need not wait for the
+        // timeline batch.
         let appended = self.streams.log(&events)?;
+        let events_durable = Box::pin(self.store.durable_from_now());
+        self.store.add_to_timelines(status.id, &audience)?;
+        for user in audience {
+            self.timelines.notify(user, EntryAdded(status.id));
+        }
         let root = self.streams.thread_root(status)?;
-        Ok((appended, Some(Broadcast::new(BroadcastEvent::Update, status.clone(), root))))
+        let broadcast = Some(Broadcast::new(BroadcastEvent::Update, status.clone(), root));
+        Ok(Delivery { appended, broadcast, events_durable })
     }
 
     fn retract(&self, status: &Status) -> Result<Delivery, StorageError> {
@@ -195,14 +207,16 @@ impl FanoutRouter {
         audience.extend(status.mentions.iter().map(|m| m.account_id));
         audience.sort();
         audience.dedup();
-        self.store.remove_from_timelines(status.id, &audience)?;
         let events: Vec<(Id, EventKind)> = audience.iter().map(|u| (*u, EventKind::Delete(status.id))).collect();
+        let appended = self.streams.log(&events)?;
+        let events_durable = Box::pin(self.store.durable_from_now());
+        self.store.remove_from_timelines(status.id, &audience)?;
         for user in audience {
             self.timelines.notify(user, EntryRemoved(status.id));
         }
-        let appended = self.streams.log(&events)?;
         let root = self.streams.thread_root(status)?;
-        Ok((appended, Some(Broadcast::new(BroadcastEvent::Delete, status.clone(), root))))
+        let broadcast = Some(Broadcast::new(BroadcastEvent::Delete, status.clone(), root));
+        Ok(Delivery { appended, broadcast, events_durable })
     }
 
     fn replay(&mut self, ctx: &mut Context<Self>) {

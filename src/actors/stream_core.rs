@@ -123,11 +123,21 @@ pub struct Frame {
 impl Frame {
     /// The WebSocket text frame.
     pub fn ws_text(&self) -> String {
-        let mut v = json!({ "stream": self.stream, "event": self.event, "payload": self.payload });
+        // Written field by field: the payload (a whole entity) is escaped straight into
+        // the frame, never copied into a `Value` first. Strings cannot fail to serialise.
+        let mut out = Vec::with_capacity(self.payload.len() + self.payload.len() / 8 + 96);
+        out.extend_from_slice(b"{\"stream\":");
+        let _ = serde_json::to_writer(&mut out, &self.stream);
+        out.extend_from_slice(b",\"event\":");
+        let _ = serde_json::to_writer(&mut out, self.event);
+        out.extend_from_slice(b",\"payload\":");
+        let _ = serde_json::to_writer(&mut out, &self.payload);
         if let Some(id) = &self.id {
-            v["id"] = json!(id);
+            out.extend_from_slice(b",\"id\":");
+            let _ = serde_json::to_writer(&mut out, id);
         }
-        v.to_string()
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// The SSE event (data on one line: payloads are single-line JSON or an id).
@@ -541,5 +551,26 @@ fn gap_frame(name: &StreamName, since: u64, resume_from: u64) -> Frame {
         event: "gap",
         payload: json!({ "since": since.to_string(), "resume_from": resume_from.to_string() }).to_string(),
         id: Some(resume_from.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ws_frame_is_mastodons_object_with_the_payload_as_a_string() {
+        let payload = r#"{"content":"<p>\"quoted\" \\ é 😀</p>","id":"1"}"#.to_owned();
+        let mut frame = Frame {
+            stream: vec!["hashtag".into(), "tag\"x".into()],
+            event: "update",
+            payload: payload.clone(),
+            id: None,
+        };
+        let parsed: Value = serde_json::from_str(&frame.ws_text()).unwrap();
+        assert_eq!(parsed, json!({"stream": ["hashtag", "tag\"x"], "event": "update", "payload": payload}));
+        frame.id = Some("42".into());
+        let parsed: Value = serde_json::from_str(&frame.ws_text()).unwrap();
+        assert_eq!(parsed["id"], "42");
     }
 }

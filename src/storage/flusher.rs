@@ -46,12 +46,20 @@ impl Flusher {
 
     /// Resolves once a flush that began after this call has completed.
     pub async fn durable(&self) -> Result<(), StorageError> {
-        if self.failed.load(Ordering::SeqCst) {
-            return Err(StorageError::Unavailable);
-        }
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(tx).map_err(|_| StorageError::Unavailable)?;
-        rx.await.map_err(|_| StorageError::Unavailable)?
+        self.durable_from_now().await
+    }
+
+    /// Like [`Flusher::durable`], but the wait starts at this call, not at the first poll:
+    /// the future resolves once every write made before this call is on disk, and later
+    /// writes need not wait for it to be polled.
+    pub fn durable_from_now(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+        let waiting = if self.failed.load(Ordering::SeqCst) {
+            Err(StorageError::Unavailable)
+        } else {
+            let (tx, rx) = oneshot::channel();
+            self.tx.send(tx).map(|_| rx).map_err(|_| StorageError::Unavailable)
+        };
+        async move { waiting?.await.map_err(|_| StorageError::Unavailable)? }
     }
 
     pub fn is_healthy(&self) -> bool {

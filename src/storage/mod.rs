@@ -248,6 +248,12 @@ impl Store {
         self.flusher.durable().await
     }
 
+    /// Waits until every write made before this call (not before the first poll) is on
+    /// disk; the writes that follow the call do not delay it.
+    pub fn durable_from_now(&self) -> impl Future<Output = Result<(), StorageError>> + Send + 'static {
+        self.flusher.durable_from_now()
+    }
+
     /// Flushes synchronously; for shutdown and command-line tools.
     pub fn flush_blocking(&self) -> Result<(), StorageError> {
         self.db.flush()?;
