@@ -14,9 +14,9 @@
 //! - `hot_fetch_same_thread`, `hot_fetch_other_thread`: `addr.send(FetchHotPage)`: the
 //!   message round trip to the actor and the copy of its 80 hot ids (a breakdown).
 //! - `hot_page_same_thread`, `hot_page_other_thread`: what the handler does for a first
-//!   page with a started actor: `FetchHotPage`, then `home_entry_visible` on hot ids
+//!   page with a started actor: `FetchHotPage`, then the home filter on hot ids
 //!   until 20 are kept.
-//! - `cold_page`: `store.home_page(reader, limit 20, home_entry_visible)`: the path for
+//! - `cold_page`: `store.home_page(reader, limit 20, HomeFilter::visible)`: the path for
 //!   pages after the first (and the fallback).
 //! - `cold_scan`: the same range scan keeping every id (a breakdown: the scan without
 //!   the filter).
@@ -37,7 +37,7 @@ use criterion::async_executor::AsyncExecutor;
 use futures_util::{StreamExt, TryStreamExt};
 use starling::actors::timeline::{FetchHotPage, TimelineActor, TimelineRegistry};
 use starling::domain::{Id, Status, Visibility};
-use starling::http::timelines::home_entry_visible;
+use starling::http::timelines::HomeFilter;
 use starling::storage::{PageQuery, Store};
 
 const AUTHORS: usize = 50;
@@ -96,15 +96,16 @@ impl AsyncExecutor for Actix<'_> {
     }
 }
 
-/// The handler's first page from a hot page: `home_entry_visible` on hot ids until 20.
+/// The handler's first page from a hot page: the home filter on hot ids until 20.
 async fn hot_page(addr: &Addr<TimelineActor>, store: &Store, reader: Id) -> Vec<Id> {
     let hot = addr.send(FetchHotPage).await.unwrap().unwrap();
+    let mut filter = HomeFilter::new(store, reader).unwrap();
     let mut ids = Vec::with_capacity(PAGE);
     for id in &hot.ids {
         if ids.len() == PAGE {
             break;
         }
-        if home_entry_visible(store, reader, *id).unwrap() {
+        if filter.visible(*id).unwrap() {
             ids.push(*id);
         }
     }
@@ -143,7 +144,10 @@ fn main() {
     let (remote, system) = rx.recv_timeout(Duration::from_secs(60)).expect("actor did not start");
 
     let q = PageQuery { limit: PAGE, ..PageQuery::default() };
-    let cold_page = || store.home_page(reader, &q, |id| home_entry_visible(&store, reader, id)).unwrap();
+    let cold_page = || {
+        let mut filter = HomeFilter::new(&store, reader).unwrap();
+        store.home_page(reader, &q, |id| filter.visible(id)).unwrap()
+    };
     // Every path gives the same page before anything is timed.
     let expected = cold_page();
     assert_eq!(expected.len(), PAGE);

@@ -378,10 +378,10 @@ impl StreamCore {
         Ok(match (name, event.kind) {
             (StreamName::User, EventKind::Update(sid)) | (StreamName::User, EventKind::StatusUpdate(sid)) => {
                 let kind = if matches!(event.kind, EventKind::Update(_)) { "update" } else { "status.update" };
-                if !home_entry_visible(&self.store, me, sid)? {
+                let Some(status) = self.store.status(sid)? else { return Ok(None) };
+                if !home_entry_visible(&self.store, me, &status)? {
                     return Ok(None);
                 }
-                let Some(status) = self.store.status(sid)? else { return Ok(None) };
                 self.status_payload(&status)?.map(|p| frame(kind, p))
             }
             (StreamName::User, EventKind::Delete(sid)) => Some(frame("delete", sid.to_string())),

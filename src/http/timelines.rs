@@ -34,8 +34,8 @@ fn is_first_page(q: &PageQuery) -> bool {
 /// Whether a home-timeline entry is shown to `me` now: it exists and is visible, its
 /// author is `me` or someone `me` follows, and a reply to someone else is shown only if
 /// `me` is that someone or follows them (Mastodon's home filter).
-pub fn home_entry_visible(store: &Store, me: Id, id: Id) -> Result<bool, StorageError> {
-    HomeFilter { store, me, hidden: None, follows: HashMap::new() }.visible(id)
+pub fn home_entry_visible(store: &Store, me: Id, status: &Status) -> Result<bool, StorageError> {
+    HomeFilter { store, me, hidden: None, follows: HashMap::new() }.visible_status(status)
 }
 
 /// [`home_entry_visible`] for many entries of one viewer: whom the viewer hides (blocks
@@ -70,9 +70,16 @@ impl<'a> HomeFilter<'a> {
     }
 
     pub fn visible(&mut self, id: Id) -> Result<bool, StorageError> {
+        match self.store.status(id)? {
+            Some(status) => self.visible_status(&status),
+            None => Ok(false),
+        }
+    }
+
+    /// [`HomeFilter::visible`] for a status already read.
+    pub fn visible_status(&mut self, status: &Status) -> Result<bool, StorageError> {
         let (store, me) = (self.store, self.me);
-        let Some(status) = store.status(id)? else { return Ok(false) };
-        if !store.can_view(Some(me), &status)? {
+        if !store.can_view(Some(me), status)? {
             return Ok(false);
         }
         if status.account_id == me {
