@@ -1,11 +1,11 @@
 //! Timelines: home (served from the user's `TimelineActor` hot page when it can be,
 //! sled otherwise), public, hashtag, and an account's statuses; all paged with `Link`.
 
+use std::collections::{HashMap, HashSet};
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
-
 use utoipa::IntoParams;
 
 use super::AppState;
