@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
 use starling::actors::timeline::{FetchHotPage, HOT_ENTRIES, TimelineRegistry};
-use starling::domain::{Account, Id, Role, Status, Visibility};
+use starling::domain::{Account, Id, Status, Visibility};
 use starling::storage::{FanoutJob, PageQuery, Store};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -67,21 +67,8 @@ fn active_users(users: &[Id], active: usize) -> Vec<Id> {
 
 fn account(id: Id, i: usize, password_hash: &str) -> Account {
     Account {
-        id,
-        username: format!("user{i}"),
-        email: format!("user{i}@example.com"),
-        password_hash: password_hash.to_owned(),
         display_name: format!("User {i}"),
-        note: String::new(),
-        locked: false,
-        bot: false,
-        discoverable: true,
-        role: Role::User,
-        locale: "en".into(),
-        created_at_ms: id.millis(),
-        followers_count: 0,
-        following_count: 0,
-        statuses_count: 0,
+        ..Account::new(id, format!("user{i}"), format!("user{i}@example.com"), password_hash.to_owned())
     }
 }
 

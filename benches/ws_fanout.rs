@@ -93,7 +93,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use starling::auth::{AuthService, NewSession};
-use starling::domain::{Account, Id, Role, Scopes};
+use starling::domain::{Account, Id, Scopes};
 use starling::storage::{SessionKind, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -211,23 +211,8 @@ fn update_id(text: &str) -> Option<u64> {
 // ---------------------------------------------------------------- 1. the data (child)
 
 fn account(id: Id, username: String, password_hash: &str) -> Account {
-    Account {
-        id,
-        email: format!("{username}@example.com"),
-        display_name: username.clone(),
-        username,
-        password_hash: password_hash.to_owned(),
-        note: String::new(),
-        locked: false,
-        bot: false,
-        discoverable: true,
-        role: Role::User,
-        locale: "en".into(),
-        created_at_ms: id.millis(),
-        followers_count: 0,
-        following_count: 0,
-        statuses_count: 0,
-    }
+    let email = format!("{username}@example.com");
+    Account { display_name: username.clone(), ..Account::new(id, username, email, password_hash.to_owned()) }
 }
 
 /// Where `prepare` leaves things, under one temporary directory.

@@ -470,22 +470,11 @@ fn scratch_dir() -> std::io::Result<PathBuf> {
 }
 
 fn account(id: Id, username: &str) -> Account {
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned();
     Account {
-        id,
-        username: username.into(),
-        email: format!("{username}@{DOMAIN}"),
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
         display_name: username.to_uppercase(),
         note: format!("I am {username}.\n\nSecond <b>paragraph</b>"),
-        locked: false,
-        bot: false,
-        discoverable: true,
-        role: Role::User,
-        locale: "en".into(),
-        created_at_ms: id.millis(),
-        followers_count: 0,
-        following_count: 0,
-        statuses_count: 0,
+        ..Account::new(id, username.into(), format!("{username}@{DOMAIN}"), hash)
     }
 }
 

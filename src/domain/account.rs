@@ -146,6 +146,30 @@ pub struct Account {
     pub statuses_count: u64,
 }
 
+impl Account {
+    /// A new local account with Mastodon's defaults: no display name or bio, unlocked,
+    /// discoverable, the `user` role, English, no counts, created at its id's time.
+    pub fn new(id: Id, username: String, email: String, password_hash: String) -> Self {
+        Self {
+            id,
+            username,
+            email,
+            password_hash,
+            display_name: String::new(),
+            note: String::new(),
+            locked: false,
+            bot: false,
+            discoverable: true,
+            role: Role::User,
+            locale: "en".into(),
+            created_at_ms: id.millis(),
+            followers_count: 0,
+            following_count: 0,
+            statuses_count: 0,
+        }
+    }
+}
+
 pub fn validate_display_name(raw: &str) -> Result<String, ValidationError> {
     if raw.chars().count() > MAX_DISPLAY_NAME_CHARS {
         return Err(ValidationError::new("display_name", "ERR_TOO_LONG", "is too long (maximum is 30 characters)"));

@@ -95,21 +95,10 @@ impl NewAccount {
             .await
             .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))?;
         let account = Account {
-            id: store.next_id(),
-            username: self.username.as_str().to_owned(),
-            email: self.email.as_str().to_owned(),
-            password_hash: hash,
-            display_name: String::new(),
-            note: String::new(),
-            locked: false,
-            bot: false,
-            discoverable: true,
             role: self.role,
             locale: self.locale,
             created_at_ms: now_millis(),
-            followers_count: 0,
-            following_count: 0,
-            statuses_count: 0,
+            ..Account::new(store.next_id(), self.username.as_str().to_owned(), self.email.as_str().to_owned(), hash)
         };
         match store.create_account(&account).await {
             Ok(()) => Ok(account),

@@ -236,7 +236,7 @@ struct AccountFilter {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Accounts", body = [schemas::AdminAccount], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
-        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::BadParams, schemas::Unavailable,
+        schemas::UserErrors, schemas::StaffForbidden, schemas::BadParams, schemas::Unavailable,
     )
 )]
 async fn list_accounts(
@@ -285,7 +285,7 @@ async fn list_accounts(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = schemas::AdminAccount),
-        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+        schemas::UserErrors, schemas::StaffForbidden, schemas::NotFound, schemas::Unavailable,
     )
 )]
 async fn get_account(
@@ -369,7 +369,7 @@ async fn account_action(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = schemas::AdminAccount),
-        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+        schemas::UserErrors, schemas::StaffForbidden, schemas::NotFound, schemas::Unavailable,
     )
 )]
 async fn unsuspend(
@@ -411,7 +411,7 @@ struct ReportFilter {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Reports", body = [schemas::AdminReport], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
-        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody),
+        schemas::UserErrors, schemas::StaffForbidden,
         (status = 404, description = "`account_id` or `target_account_id` is not an id", body = schemas::ErrorBody),
         schemas::BadParams, schemas::Unavailable,
     )
@@ -444,7 +444,7 @@ async fn list_reports(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report", body = schemas::AdminReport),
-        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+        schemas::UserErrors, schemas::StaffForbidden, schemas::NotFound, schemas::Unavailable,
     )
 )]
 async fn get_report(
@@ -465,7 +465,7 @@ async fn get_report(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report", body = schemas::AdminReport),
-        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::NotFound, schemas::Unavailable,
+        schemas::UserErrors, schemas::StaffForbidden, schemas::NotFound, schemas::Unavailable,
     )
 )]
 async fn resolve_report(
@@ -517,7 +517,7 @@ fn day_string(day: u32) -> String {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One measure per known key", body = [schemas::AdminMeasure]),
-        schemas::UserErrors, (status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope", body = schemas::ErrorBody), schemas::BadParams,
+        schemas::UserErrors, schemas::StaffForbidden, schemas::BadParams,
         (status = 400, description = "A missing or invalid date, or a range that runs backwards or spans more than a year", body = schemas::ErrorBody),
         schemas::Unavailable,
     )

@@ -132,6 +132,14 @@ pub struct StatusRenderer<'a> {
 
 type RenderResult<T> = Result<T, crate::storage::StorageError>;
 
+/// The viewer's own marks on a status.
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    reblogged: bool,
+    favourited: bool,
+    bookmarked: bool,
+}
+
 impl<'a> StatusRenderer<'a> {
     pub fn new(
         store: &'a crate::storage::Store,
@@ -199,31 +207,22 @@ impl<'a> StatusRenderer<'a> {
         text[1..text.len() - 1].to_owned()
     }
 
-    /// Appends the Status entity of `s` (its own fields already rendered) to `out`;
-    /// false, with `out` unchanged, when its author or reblogged original is gone.
-    fn write_entity(&self, out: &mut String, s: &Status, own_fields: &str) -> RenderResult<bool> {
-        let Some(author) = self.account_json(s.account_id)? else { return Ok(false) };
-        let reblog = match s.reblog_of {
+    /// Appends the Status entity of `s` (its own fields already rendered) to `out` and
+    /// returns the viewer's flags on it; `None`, with `out` unchanged, when its author or
+    /// reblogged original is gone.
+    fn write_entity(&self, out: &mut String, s: &Status, own_fields: &str) -> RenderResult<Option<Flags>> {
+        let Some(author) = self.account_json(s.account_id)? else { return Ok(None) };
+        // A reblog carries its original's flags, as on Mastodon: read once, for the original.
+        let (reblog, flags) = match s.reblog_of {
             Some(original) => {
                 let mut text = String::new();
-                if !self.write_stored(&mut text, original)? {
-                    return Ok(false);
-                }
-                Some(text)
+                let Some(flags) = self.write_stored(&mut text, original)? else { return Ok(None) };
+                (Some(text), flags)
             }
-            None => None,
+            None => (None, self.flags(s.id)?),
         };
         let counters = self.store.counters(s.id)?;
-        // A reblog carries its original's flags, as on Mastodon.
-        let flagged = s.reblog_of.unwrap_or(s.id);
-        let (reblogged, favourited, bookmarked) = match self.viewer {
-            Some(v) => (
-                self.store.reblog_by(flagged, v)?.is_some(),
-                self.store.has_mark(crate::storage::Mark::Favourite, v, flagged)?,
-                self.store.has_mark(crate::storage::Mark::Bookmark, v, flagged)?,
-            ),
-            None => (false, false, false),
-        };
+        let Flags { reblogged, favourited, bookmarked } = flags;
         use std::fmt::Write;
         out.reserve(own_fields.len() + author.text.len() + reblog.as_ref().map_or(0, String::len) + 200);
         out.push('{');
@@ -237,17 +236,27 @@ impl<'a> StatusRenderer<'a> {
         );
         out.push_str(reblog.as_deref().unwrap_or("null"));
         out.push('}');
-        Ok(true)
+        Ok(Some(flags))
+    }
+
+    /// The viewer's own marks on status `id` (none for a logged-out viewer).
+    fn flags(&self, id: crate::domain::Id) -> RenderResult<Flags> {
+        let Some(v) = self.viewer else { return Ok(Flags::default()) };
+        Ok(Flags {
+            reblogged: self.store.reblog_by(id, v)?.is_some(),
+            favourited: self.store.has_mark(crate::storage::Mark::Favourite, v, id)?,
+            bookmarked: self.store.has_mark(crate::storage::Mark::Bookmark, v, id)?,
+        })
     }
 
     /// Appends the stored status `id`, its own fields from the store's render cache.
-    fn write_stored(&self, out: &mut String, id: crate::domain::Id) -> RenderResult<bool> {
+    fn write_stored(&self, out: &mut String, id: crate::domain::Id) -> RenderResult<Option<Flags>> {
         let rendered = self.store.rendered_status(id, &self.base_url, |s| {
             Ok(self.account_json(s.account_id)?.map(|a| self.own_fields(s, &a.record.username)))
         })?;
         match rendered {
             Some(r) => self.write_entity(out, &r.record, &r.text),
-            None => Ok(false),
+            None => Ok(None),
         }
     }
 
@@ -257,7 +266,7 @@ impl<'a> StatusRenderer<'a> {
         let Some(author) = self.account_json(s.account_id)? else { return Ok(None) };
         let own = self.own_fields(s, &author.record.username);
         let mut out = String::new();
-        Ok(self.write_entity(&mut out, s, &own)?.then_some(out))
+        Ok(self.write_entity(&mut out, s, &own)?.map(|_| out))
     }
 
     /// The Status entity, or `None` when its author (or reblogged original) is gone.
@@ -274,7 +283,7 @@ impl<'a> StatusRenderer<'a> {
             if before > 1 {
                 out.push(',');
             }
-            if !self.write_stored(&mut out, *id)? {
+            if self.write_stored(&mut out, *id)?.is_none() {
                 out.truncate(before);
             }
         }

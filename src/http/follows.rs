@@ -153,7 +153,7 @@ async fn follow(
     responses(
         (status = 200, description = "The relationship now", body = schemas::Relationship),
         schemas::UserErrors,
-        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::Forbidden,
         schemas::NotFound, schemas::Unavailable,
     )
 )]
@@ -207,7 +207,7 @@ async fn block(
     responses(
         (status = 200, description = "The relationship now", body = schemas::Relationship),
         schemas::UserErrors,
-        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::Forbidden,
         schemas::NotFound, schemas::Unavailable,
     )
 )]
@@ -258,7 +258,7 @@ async fn mute(
     responses(
         (status = 200, description = "The relationship now", body = schemas::Relationship),
         schemas::UserErrors,
-        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::Forbidden,
         schemas::NotFound, schemas::Unavailable,
     )
 )]
@@ -395,7 +395,7 @@ async fn follow_requests(
     responses(
         (status = 200, description = "The relationship now", body = schemas::Relationship),
         schemas::UserErrors,
-        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::Forbidden,
         schemas::NotFound, schemas::Unavailable,
     )
 )]
@@ -422,7 +422,7 @@ async fn authorize_request(
     responses(
         (status = 200, description = "The relationship now", body = schemas::Relationship),
         schemas::UserErrors,
-        (status = 403, description = "The token lacks the scopes this action needs", body = schemas::ErrorBody),
+        schemas::Forbidden,
         schemas::NotFound, schemas::Unavailable,
     )
 )]

@@ -12,7 +12,7 @@ use super::notifications::notify;
 use super::pagination::PageParams;
 use super::params::Params;
 use super::schemas;
-use super::statuses::{action_target, renderer, visible_status};
+use super::statuses::{action_target, one, renderer, visible_status};
 use crate::storage::{Mark, NotificationKind};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,8 +47,7 @@ async fn set_mark(
         state.store.count(crate::storage::Metric::Interactions, 1)?;
         state.store.durable().await?;
     }
-    let body = renderer(&state, &req, Some(me)).status(&status)?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(body))
+    one(&renderer(&state, &req, Some(me)), &status)
 }
 
 /// Favourites a status.
@@ -159,9 +158,9 @@ async fn marked_list(
             visible.push(status_id);
         }
     }
-    let body = renderer(&state, &req, Some(me)).statuses(&visible)?;
+    let body = renderer(&state, &req, Some(me)).statuses_json(&visible)?;
     // Paging goes by when the mark was made, as on Mastodon.
-    Ok(super::pagination::paged(&req, &state, &cursors, body))
+    Ok(super::pagination::paged_json(&req, &state, &cursors, body))
 }
 
 /// The statuses the caller favourited, most recently favourited first.

@@ -59,6 +59,11 @@ pub enum UserErrors {
 #[response(status = 403, description = "The token lacks the scopes this action needs, or the action is not allowed")]
 pub struct Forbidden(ErrorBody);
 
+/// A moderation route called by someone without the role or the admin scope.
+#[derive(IntoResponses)]
+#[response(status = 403, description = "The caller is not a moderator or admin, or the token lacks the admin scope")]
+pub struct StaffForbidden(ErrorBody);
+
 /// Nothing there, or nothing this caller may see.
 #[derive(IntoResponses)]
 #[response(status = 404, description = "Not found, or not visible to the caller")]

@@ -59,9 +59,10 @@ pub fn action_target(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiE
     }
 }
 
-fn one(renderer: &StatusRenderer<'_>, s: &Status) -> Result<HttpResponse, ApiError> {
-    let body = renderer.status(s)?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(body))
+/// A 200 with the Status entity of `s` (404 if its author is gone).
+pub(super) fn one(renderer: &StatusRenderer<'_>, s: &Status) -> Result<HttpResponse, ApiError> {
+    let body = renderer.status_json(s)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
 }
 
 fn send_fanout(state: &AppState, job: FanoutJob) {

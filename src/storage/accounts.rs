@@ -138,27 +138,10 @@ impl Store {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::Role;
 
     /// A plain account record for storage tests.
     pub(crate) fn account(id: u64, name: &str) -> Account {
-        Account {
-            id: Id(id),
-            username: name.into(),
-            email: format!("{name}@example.com"),
-            password_hash: String::new(),
-            display_name: String::new(),
-            note: String::new(),
-            locked: false,
-            bot: false,
-            discoverable: true,
-            role: Role::User,
-            locale: "en".into(),
-            created_at_ms: 0,
-            followers_count: 0,
-            following_count: 0,
-            statuses_count: 0,
-        }
+        Account { created_at_ms: 0, ..Account::new(Id(id), name.into(), format!("{name}@example.com"), String::new()) }
     }
 
     #[tokio::test]

@@ -57,6 +57,16 @@ async fn ws_connect(app: &TestApp, token: &str) -> Ws {
     ws_try(ws_request(app, "", Some(token))).await.unwrap().0
 }
 
+/// Alice, and Bob who follows her with his `user` stream open: (alice, bob, bob's socket).
+async fn follower_on_user_stream(app: &TestApp) -> (String, String, Ws) {
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    app.follow(&bob, &alice_id).await;
+    let mut ws = ws_connect(app, &bob).await;
+    ws.subscribe(json!({"type": "subscribe", "stream": "user"})).await;
+    (alice, bob, ws)
+}
+
 /// The HTTP answer of a refused upgrade: (status, JSON body).
 async fn ws_refused(req: Request) -> (u16, Value) {
     match ws_try(req).await {
@@ -739,11 +749,7 @@ async fn thread_stream_delivers_replies_to_anyone_who_may_see_them() {
 #[actix_web::test]
 async fn ws_resume_replays_missed_events_exactly_once_in_order() {
     let app = spawn_app().await;
-    let (alice, alice_id) = app.user("alice").await;
-    let (bob, _) = app.user("bob").await;
-    app.follow(&bob, &alice_id).await;
-    let mut ws = ws_connect(&app, &bob).await;
-    ws.subscribe(json!({"type": "subscribe", "stream": "user"})).await;
+    let (alice, bob, mut ws) = follower_on_user_stream(&app).await;
     app.say(&alice, "before the drop").await;
     let cursor = event_id(&ws.event().await);
     ws.inner.close(None).await.unwrap();
@@ -819,11 +825,7 @@ async fn a_stale_cursor_gets_a_gap_then_live_events() {
         s.streaming.retention_hours = 0;
     })
     .await;
-    let (alice, alice_id) = app.user("alice").await;
-    let (bob, _) = app.user("bob").await;
-    app.follow(&bob, &alice_id).await;
-    let mut ws = ws_connect(&app, &bob).await;
-    ws.subscribe(json!({"type": "subscribe", "stream": "user"})).await;
+    let (alice, bob, mut ws) = follower_on_user_stream(&app).await;
     app.say(&alice, "the first").await;
     let old = event_id(&ws.event().await);
     ws.inner.close(None).await.unwrap();
@@ -854,11 +856,7 @@ async fn a_stale_cursor_gets_a_gap_then_live_events() {
 #[actix_web::test]
 async fn a_cursor_never_issued_gets_a_gap_then_live_events() {
     let app = spawn_app().await;
-    let (alice, alice_id) = app.user("alice").await;
-    let (bob, _) = app.user("bob").await;
-    app.follow(&bob, &alice_id).await;
-    let mut ws = ws_connect(&app, &bob).await;
-    ws.subscribe(json!({"type": "subscribe", "stream": "user"})).await;
+    let (alice, bob, mut ws) = follower_on_user_stream(&app).await;
     app.say(&alice, "one").await;
     let newest = event_id(&ws.event().await);
 
