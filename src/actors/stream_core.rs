@@ -407,14 +407,9 @@ impl StreamCore {
     /// The Status entity for this viewer: the shared anonymous rendering when the
     /// viewer has not favourited, reblogged or bookmarked it (then the two are equal).
     fn status_payload(&self, status: &crate::domain::Status) -> Result<Option<String>, StreamError> {
-        use crate::storage::Mark;
-        let me = self.user();
-        let target = status.reblog_of.unwrap_or(status.id);
-        let marked = self.store.reblog_by(target, me)?.is_some()
-            || self.store.has_mark(Mark::Favourite, me, target)?
-            || self.store.has_mark(Mark::Bookmark, me, target)?;
-        if marked {
-            return Ok(self.renderer(Some(me)).status_json(status)?);
+        let mine = self.renderer(Some(self.user()));
+        if mine.viewer_marked(status.reblog_of.unwrap_or(status.id))? {
+            return Ok(mine.status_json(status)?);
         }
         let shared = self
             .connections

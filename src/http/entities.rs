@@ -133,7 +133,7 @@ pub struct StatusRenderer<'a> {
 type RenderResult<T> = Result<T, crate::storage::StorageError>;
 
 /// The viewer's own marks on a status.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Flags {
     reblogged: bool,
     favourited: bool,
@@ -247,6 +247,12 @@ impl<'a> StatusRenderer<'a> {
             favourited: self.store.has_mark(crate::storage::Mark::Favourite, v, id)?,
             bookmarked: self.store.has_mark(crate::storage::Mark::Bookmark, v, id)?,
         })
+    }
+
+    /// Whether the viewer reblogged, favourited or bookmarked status `id` (then their
+    /// rendering differs from a logged-out one).
+    pub fn viewer_marked(&self, id: crate::domain::Id) -> RenderResult<bool> {
+        Ok(self.flags(id)? != Flags::default())
     }
 
     /// Appends the stored status `id`, its own fields from the store's render cache.
