@@ -37,8 +37,8 @@ use criterion::async_executor::AsyncExecutor;
 use futures_util::{StreamExt, TryStreamExt};
 use starling::actors::timeline::{FetchHotPage, TimelineActor, TimelineRegistry};
 use starling::domain::{Id, Status, Visibility};
-use starling::http::timelines::HomeFilter;
 use starling::storage::{PageQuery, Store};
+use starling::view::HomeFilter;
 
 const AUTHORS: usize = 50;
 const STATUSES_PER_AUTHOR: usize = 20;

@@ -1,11 +1,10 @@
 //! `starling admin create-user` and `starling admin set-role`: operator tasks run against
 //! the data directory while the server is stopped (sled allows one process at a time).
 
+use crate::auth::registration::{NewAccount, RegisterError};
 use crate::config::Settings;
 use crate::domain::{Account, Role};
 use crate::error::Error;
-use crate::http::accounts::NewAccount;
-use crate::http::error::ApiError;
 use crate::storage::Store;
 
 pub async fn create_user(
@@ -20,7 +19,7 @@ pub async fn create_user(
     let new = NewAccount::parse(username, email, password, "en", role).map_err(Error::Invalid)?;
     let store = Store::open(&settings.storage.path, settings.storage.node_id)?;
     let account = new.create(&store).await.map_err(|e| match e {
-        ApiError::Validation(errors) => Error::Invalid(errors),
+        RegisterError::Invalid(errors) => Error::Invalid(errors),
         other => Error::Other(other.to_string()),
     })?;
     store.flush_blocking()?;

@@ -49,7 +49,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::actors::Connections;
-use crate::actors::session_supervisor::Conn;
+use crate::actors::connections::Conn;
 use crate::actors::stream_core::{Frame, StreamCore, StreamName};
 use crate::actors::ws_session::{ClientRequest, parse_client_message};
 use crate::auth::{AuthService, Claims, NewSession, SigningKeys};
@@ -567,7 +567,7 @@ impl Fixture {
         for s in statuses.iter().skip(6) {
             events.push((bob, EventKind::Update(s.id)));
         }
-        let appended = store.append_events(&events)?;
+        let appended = store.append_events(&events, None)?;
         rt.block_on(store.durable())?;
         store.mark_events_durable(&appended);
 
@@ -902,15 +902,14 @@ fn decode_as<T: Serialize + DeserializeOwned>(bytes: &[u8], name: &str) -> Optio
 /// stored record type, and whatever decodes is used as the server would use it.
 pub fn record_decode(data: &[u8]) {
     if let Some(a) = decode_as::<Account>(data, "Account") {
-        let _ = entities::account(&a, BASE);
-        let _ = entities::credential_account(&a, BASE);
+        let _ = crate::view::to_json(&crate::view::account::Account::new(&a, BASE));
         let _ = note_html(&a.note);
     }
     if let Some(s) = decode_as::<Status>(data, "Status") {
         use_status(&s);
     }
     if let Some(job) = decode_as::<FanoutJob>(data, "FanoutJob") {
-        let (FanoutJob::Publish(s) | FanoutJob::Delete(s)) = &job;
+        let s = job.status();
         use_status(s);
     }
     if let Some(v) = decode_as::<StatusVersion>(data, "StatusVersion") {
@@ -1046,7 +1045,8 @@ pub fn ws_message(data: &[u8]) {
     if f.connections.register(conn.clone()).is_err() {
         panic!("could not register a fuzz connection");
     }
-    let mut core = StreamCore::new(conn, f.connections.clone(), f.store.clone(), BASE.into(), DOMAIN.into());
+    let mut core =
+        StreamCore::new(conn, f.connections.clone(), crate::view::View::new(f.store.clone(), DOMAIN), BASE.into());
     for line in data.split(|&b| b == b'\n').take(16) {
         let text = String::from_utf8_lossy(line);
         let _ = StreamName::parse(&text, Some(&text), Some(&text)).map(|n| n.labels());

@@ -8,10 +8,12 @@
 //! - [`domain`]: validated types (ids, usernames, scopes, accounts) and time helpers.
 //! - [`storage`]: sled trees, key layout, the value codec, group-commit durability, one
 //!   repository file per area.
+//! - [`view`]: who may see what (one set of rules) and how each Mastodon entity looks
+//!   to a viewer (typed entities, the render cache); used by `actors`, `http` and `admin`.
 //! - [`auth`]: password hashing, the Ed25519 signing key, token issue and verification
 //!   against the live session set.
 //! - [`actors`]: actix actors for hot state and periodic work.
-//! - [`http`]: actix-web handlers, extractors and Mastodon entities.
+//! - [`http`]: actix-web handlers and extractors; nothing outside it imports it.
 //! - [`admin`]: the `starling admin …` command-line tasks.
 //! - [`metrics`]: the Prometheus recorder behind `/metrics`.
 //! - `fuzzing` (hidden): the fuzz targets run by `fuzz/` and `tests/fuzz_smoke.rs`.
@@ -29,3 +31,4 @@ pub mod metrics;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod view;

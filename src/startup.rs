@@ -22,6 +22,7 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::http::{self, AppState};
 use crate::storage::Store;
+use crate::view::View;
 
 pub struct Application {
     port: u16,
@@ -49,7 +50,8 @@ impl Application {
             streaming.max_connections_per_ip,
             streaming.queue_frames,
         );
-        let streams = Streams::new(store.clone(), connections.clone());
+        let view = View::new(store.clone(), &settings.instance.domain);
+        let streams = Streams::new(view.clone(), connections.clone());
         let supervisor = SessionSupervisor::new(connections, auth.clone(), store.clone()).start();
 
         let timelines = TimelineRegistry::new(store.clone(), Duration::from_secs(settings.timelines.idle_secs));
@@ -76,6 +78,7 @@ impl Application {
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store: store.clone(),
+            view,
             auth: auth.clone(),
             router: router.clone(),
             timelines,

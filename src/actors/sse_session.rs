@@ -10,8 +10,9 @@ use actix::prelude::*;
 use actix_web::web::Bytes;
 use tokio::sync::mpsc;
 
-use super::session_supervisor::{Connections, Push};
-use super::stream_core::{Frame, StreamCore, StreamName};
+use super::connections::Connections;
+use super::delivery::Push;
+use super::stream_core::{Frame, StreamCore, StreamError, StreamName};
 use std::sync::Arc;
 
 pub struct SseSession {
@@ -70,7 +71,12 @@ impl SseSession {
     }
 
     fn wake(&mut self, ctx: &mut Context<Self>) {
-        match self.core.on_wake() {
+        let read = self.core.on_wake();
+        self.after_read(read, ctx);
+    }
+
+    fn after_read(&mut self, read: Result<(Vec<Frame>, bool), StreamError>, ctx: &mut Context<Self>) {
+        match read {
             Ok((frames, more)) => {
                 self.send(frames, ctx);
                 if more {
@@ -115,6 +121,10 @@ impl Handler<Push> for SseSession {
     fn handle(&mut self, push: Push, ctx: &mut Self::Context) {
         match push {
             Push::Wake => self.wake(ctx),
+            Push::Event(event) => {
+                let read = self.core.on_event(&event);
+                self.after_read(read, ctx);
+            }
             Push::Item(item) => match self.core.on_broadcast(&item) {
                 Ok(frames) => self.send(frames, ctx),
                 Err(e) => tracing::warn!(error = %e, "stream render failed"),

@@ -2,23 +2,27 @@
 //! resume cursors, and turning events into frames for its viewer. `WsSession` and
 //! `SseSession` each own one [`StreamCore`] and only move frames.
 //!
-//! User streams (`user`, `user:notification`, `direct`) read the user's event log from
-//! their cursor up to the durable mark, on every wake-up: live delivery and resume are
-//! the same read, so there is no hand-over to race. Public, hashtag and thread streams
-//! take [`Broadcast`]s; with a `since` they first replay the timeline (or thread) after
-//! that status id and then skip live events they already sent.
+//! User streams (`user`, `user:notification`, `direct`) follow the user's event log by
+//! its numbers. A [`UserEvent`] handed over live is sent at once when it is the next
+//! number after the cursor, with the frame the fan-out rendered once for everyone
+//! (personal only for a viewer with marks of their own on the status); any other number
+//! means a gap (a resume, a message lost), and the log is read from the cursor up to the
+//! durable mark instead. Either way the cursor only moves forward, so every event is
+//! sent once. Public, hashtag and thread streams take [`Broadcast`]s; with a `since`
+//! they first replay the timeline (or thread) after that status id and then skip live
+//! events they already sent.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::session_supervisor::{Broadcast, BroadcastEvent, Conn, Connections, thread_root};
+use super::connections::{Conn, Connections};
+use super::delivery::{Broadcast, BroadcastEvent, Payload, UserEvent};
+use super::streams::thread_root;
 use crate::domain::Id;
-use crate::http::entities::StatusRenderer;
-use crate::http::notifications::{notification_entity, shown};
-use crate::http::timelines::home_entry_visible;
 use crate::storage::{EventKind, PageQuery, StorageError, Store, StreamEvent};
+use crate::view::{HomeFilter, View, Viewer, to_json};
 
 /// Events read from the log per wake-up; more are read on the next one.
 pub const READ_BATCH: usize = 100;
@@ -115,12 +119,22 @@ impl StreamError {
 pub struct Frame {
     pub stream: Vec<String>,
     pub event: &'static str,
-    pub payload: String,
+    pub payload: Arc<str>,
+    /// The payload as a JSON string literal, when a shared rendering already made it.
+    pub escaped: Option<Arc<str>>,
     /// The resume cursor (event number or status id), if the event can be resumed from.
     pub id: Option<String>,
 }
 
 impl Frame {
+    pub fn new(stream: Vec<String>, event: &'static str, payload: String, id: Option<String>) -> Self {
+        Self { stream, event, payload: Arc::from(payload), escaped: None, id }
+    }
+
+    fn shared(stream: Vec<String>, event: &'static str, payload: &Payload, id: Option<String>) -> Self {
+        Self { stream, event, payload: payload.json.clone(), escaped: Some(payload.escaped.clone()), id }
+    }
+
     /// The WebSocket text frame.
     pub fn ws_text(&self) -> String {
         // Written field by field: the payload (a whole entity) is escaped straight into
@@ -131,7 +145,12 @@ impl Frame {
         out.extend_from_slice(b",\"event\":");
         let _ = serde_json::to_writer(&mut out, self.event);
         out.extend_from_slice(b",\"payload\":");
-        let _ = serde_json::to_writer(&mut out, &self.payload);
+        match &self.escaped {
+            Some(escaped) => out.extend_from_slice(escaped.as_bytes()),
+            None => {
+                let _ = serde_json::to_writer(&mut out, &*self.payload);
+            }
+        }
         if let Some(id) = &self.id {
             out.extend_from_slice(b",\"id\":");
             let _ = serde_json::to_writer(&mut out, id);
@@ -165,41 +184,41 @@ struct Subscription {
 pub struct StreamCore {
     pub conn: Arc<Conn>,
     connections: Arc<Connections>,
-    store: Store,
+    view: View,
     base_url: String,
-    domain: String,
     subs: Vec<Subscription>,
     /// Whether the user's log has been kept without a lapse (see `open_stream_lease`).
     continuous: bool,
 }
 
 impl StreamCore {
-    pub fn new(conn: Arc<Conn>, connections: Arc<Connections>, store: Store, base_url: String, domain: String) -> Self {
-        let continuous = match store.open_stream_lease(conn.user) {
+    pub fn new(conn: Arc<Conn>, connections: Arc<Connections>, view: View, base_url: String) -> Self {
+        let continuous = match view.store().open_stream_lease(conn.user) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "could not open a stream lease");
                 false
             }
         };
-        Self { conn, connections, store, base_url, domain, subs: Vec::new(), continuous }
+        Self { conn, connections, view, base_url, subs: Vec::new(), continuous }
+    }
+
+    fn store(&self) -> &Store {
+        self.view.store()
     }
 
     pub fn user(&self) -> Id {
         self.conn.user
     }
 
-    fn renderer(&self, viewer: Option<Id>) -> StatusRenderer<'_> {
-        StatusRenderer::new(&self.store, self.base_url.clone(), self.domain.clone(), viewer)
+    fn viewer(&self, viewer: Option<Id>) -> Viewer<'_> {
+        self.view.viewer(viewer, &self.base_url)
     }
 
     /// Checks that a stream may be subscribed (a thread the user can see).
     pub fn check(&self, name: &StreamName) -> Result<(), StreamError> {
         if let StreamName::Thread(id) = name {
-            let status = self.store.status(*id)?.ok_or(StreamError::NotFound)?;
-            if !self.store.can_view(Some(self.user()), &status)? {
-                return Err(StreamError::NotFound);
-            }
+            self.viewer(Some(self.user())).visible_status(*id)?.ok_or(StreamError::NotFound)?;
         }
         Ok(())
     }
@@ -215,8 +234,8 @@ impl StreamCore {
         };
         let name = match name {
             StreamName::Thread(id) => {
-                let status = self.store.status(id)?.ok_or(StreamError::NotFound)?;
-                StreamName::Thread(thread_root(&self.store, &status)?)
+                let status = self.store().status(id)?.ok_or(StreamError::NotFound)?;
+                StreamName::Thread(thread_root(self.store(), &status)?)
             }
             other => other,
         };
@@ -226,11 +245,11 @@ impl StreamCore {
         let mut frames = Vec::new();
         let mut sub = Subscription { name: name.clone(), cursor: 0, replayed_upto: None };
         if name.is_user_log() {
-            let newest = self.store.durable_event_seq(self.user())?;
+            let newest = self.store().durable_event_seq(self.user())?;
             sub.cursor = match since {
                 None => newest,
                 Some(s) if self.continuous && s <= newest => {
-                    let read = self.store.events_after(self.user(), s, 1)?;
+                    let read = self.store().events_after(self.user(), s, 1)?;
                     if read.gap {
                         frames.push(gap_frame(&name, s, newest));
                         newest
@@ -258,7 +277,7 @@ impl StreamCore {
                 let ids = self.replay_ids(&name, Id(since))?;
                 sub.replayed_upto = ids.last().copied();
                 for id in ids {
-                    if let Some(s) = self.store.status(id)?
+                    if let Some(s) = self.store().status(id)?
                         && let Some(f) = self.status_frame(&name, "update", &s)?
                     {
                         frames.push(f);
@@ -273,8 +292,8 @@ impl StreamCore {
 
     pub fn unsubscribe(&mut self, name: &StreamName) {
         let name = match name {
-            StreamName::Thread(id) => match self.store.status(*id) {
-                Ok(Some(s)) => StreamName::Thread(thread_root(&self.store, &s).unwrap_or(*id)),
+            StreamName::Thread(id) => match self.store().status(*id) {
+                Ok(Some(s)) => StreamName::Thread(thread_root(self.store(), &s).unwrap_or(*id)),
                 _ => name.clone(),
             },
             other => other.clone(),
@@ -312,7 +331,7 @@ impl StreamCore {
         if let StreamName::Thread(root) = name {
             let mut stack = vec![*root];
             while let Some(id) = stack.pop() {
-                for reply in self.store.reply_ids(id)? {
+                for reply in self.store().reply_ids(id)? {
                     if reply > since {
                         out.push(reply);
                     }
@@ -331,9 +350,9 @@ impl StreamCore {
             let q = PageQuery { min_id: Some(cursor), limit: 40, ..PageQuery::default() };
             let mut page = match name {
                 StreamName::Hashtag(t) | StreamName::HashtagLocal(t) => {
-                    self.store.tag_page(&t.to_lowercase(), &q, |_| Ok(true))?
+                    self.store().tag_page(&t.to_lowercase(), &q, |_| Ok(true))?
                 }
-                _ => self.store.public_page(&q, |_| Ok(true))?,
+                _ => self.store().public_page(&q, |_| Ok(true))?,
             };
             if page.is_empty() {
                 break;
@@ -349,14 +368,13 @@ impl StreamCore {
     /// Reads the user's log for every user stream. Returns the frames and whether more
     /// events are waiting (then the caller wakes itself again).
     pub fn on_wake(&mut self) -> Result<(Vec<Frame>, bool), StreamError> {
-        self.conn.wake_taken();
         let mut frames = Vec::new();
         let mut more = false;
         for i in 0..self.subs.len() {
             if !self.subs[i].name.is_user_log() {
                 continue;
             }
-            let read = self.store.events_after(self.user(), self.subs[i].cursor, READ_BATCH)?;
+            let read = self.store().events_after(self.user(), self.subs[i].cursor, READ_BATCH)?;
             more |= read.events.len() == READ_BATCH;
             for event in read.events {
                 self.subs[i].cursor = event.seq;
@@ -373,71 +391,97 @@ impl StreamCore {
     fn event_frame(&self, name: &StreamName, event: &StreamEvent) -> Result<Option<Frame>, StreamError> {
         let me = self.user();
         let id = Some(event.seq.to_string());
-        let frame =
-            |event: &'static str, payload: String| Frame { stream: name.labels(), event, payload, id: id.clone() };
+        let frame = |event: &'static str, payload: String| Frame::new(name.labels(), event, payload, id.clone());
         Ok(match (name, event.kind) {
             (StreamName::User, EventKind::Update(sid)) | (StreamName::User, EventKind::StatusUpdate(sid)) => {
                 let kind = if matches!(event.kind, EventKind::Update(_)) { "update" } else { "status.update" };
-                let Some(status) = self.store.status(sid)? else { return Ok(None) };
-                if !home_entry_visible(&self.store, me, &status)? {
+                let Some(status) = self.store().status(sid)? else { return Ok(None) };
+                if !HomeFilter::single(self.store(), me).visible_status(&status)? {
                     return Ok(None);
                 }
                 self.status_payload(&status)?.map(|p| frame(kind, p))
             }
             (StreamName::User, EventKind::Delete(sid)) => Some(frame("delete", sid.to_string())),
             (StreamName::User | StreamName::UserNotification, EventKind::Notification(nid)) => {
-                let Some(n) = self.store.notification(me, nid)? else { return Ok(None) };
-                if !shown(&self.store, me, &n)? {
+                let Some(n) = self.store().notification(me, nid)? else { return Ok(None) };
+                let viewer = self.viewer(Some(me));
+                if !viewer.notification_shown(&n)? {
                     return Ok(None);
                 }
-                notification_entity(&self.store, &self.base_url, &self.domain, me, &n)?
-                    .map(|v| frame("notification", v.to_string()))
+                viewer.notification(&n)?.map(|v| frame("notification", to_json(&v)))
             }
             (StreamName::Direct, EventKind::Conversation(sid)) => {
-                let Some(status) = self.store.status(sid)? else { return Ok(None) };
-                if !self.store.can_view(Some(me), &status)? || self.store.hides(me, status.account_id)? {
+                let Some(status) = self.store().status(sid)? else { return Ok(None) };
+                let viewer = self.viewer(Some(me));
+                if !viewer.listed(&status)? {
                     return Ok(None);
                 }
-                self.conversation(&status)?.map(|v| frame("conversation", v.to_string()))
+                viewer.conversation(&status)?.map(|v| frame("conversation", to_json(&v)))
             }
             _ => None,
         })
     }
 
-    /// The Status entity for this viewer: the shared anonymous rendering when the
-    /// viewer has not favourited, reblogged or bookmarked it (then the two are equal).
+    /// The Status entity for this viewer, read back after a gap (the live path takes
+    /// the fan-out's shared rendering instead).
     fn status_payload(&self, status: &crate::domain::Status) -> Result<Option<String>, StreamError> {
-        let mine = self.renderer(Some(self.user()));
-        if mine.viewer_marked(status.reblog_of.unwrap_or(status.id))? {
-            return Ok(mine.status_json(status)?);
-        }
-        let shared = self
-            .connections
-            .rendered
-            .get_or_render(status, &self.base_url, || self.renderer(None).status_json(status))?;
-        Ok(shared.map(|p| p.to_string()))
+        Ok(self.viewer(Some(self.user())).status_json(status)?)
     }
 
-    /// Mastodon's Conversation entity for a direct status.
-    fn conversation(&self, status: &crate::domain::Status) -> Result<Option<Value>, StreamError> {
-        let renderer = self.renderer(Some(self.user()));
-        let Some(last) = renderer.status(status)? else { return Ok(None) };
-        let mut accounts = Vec::new();
-        let mut others: Vec<Id> = status.mentions.iter().map(|m| m.account_id).collect();
-        others.push(status.account_id);
-        others.sort();
-        others.dedup();
-        for id in others.into_iter().filter(|id| *id != self.user()) {
-            if let Some(a) = self.store.account(id)? {
-                accounts.push(crate::http::entities::account(&a, &self.base_url));
-            }
+    /// A durable event of the user's log, handed over live. Sent at once when it is the
+    /// next one for every user stream of this connection; after a gap the log is read
+    /// instead (which includes this event). Returns the frames and whether more events
+    /// are waiting in the log.
+    pub fn on_event(&mut self, event: &UserEvent) -> Result<(Vec<Frame>, bool), StreamError> {
+        let cursors: Vec<u64> = self.subs.iter().filter(|s| s.name.is_user_log()).map(|s| s.cursor).collect();
+        if cursors.iter().all(|c| *c >= event.seq) {
+            return Ok((Vec::new(), false)); // already read from the log (or no user stream)
         }
-        Ok(Some(json!({
-            "id": status.id.to_string(),
-            "unread": status.account_id != self.user(),
-            "accounts": accounts,
-            "last_status": last,
-        })))
+        if cursors.iter().any(|c| *c + 1 != event.seq) {
+            return self.on_wake();
+        }
+        let mut frames = Vec::new();
+        for i in 0..self.subs.len() {
+            if !self.subs[i].name.is_user_log() {
+                continue;
+            }
+            self.subs[i].cursor = event.seq;
+            let name = self.subs[i].name.clone();
+            let frame = match (&event.shared, &name, event.kind) {
+                (Some(shared), StreamName::User, EventKind::Update(_) | EventKind::StatusUpdate(_)) => {
+                    self.shared_user_frame(&name, event, shared)?
+                }
+                _ => {
+                    let logged = StreamEvent { seq: event.seq, at_ms: 0, kind: event.kind };
+                    self.event_frame(&name, &logged)?
+                }
+            };
+            frames.extend(frame);
+        }
+        self.update_cursor();
+        Ok((frames, false))
+    }
+
+    /// A home-timeline status event from the fan-out, which already ran the home filter
+    /// for every recipient and knows who has marks of their own on it.
+    fn shared_user_frame(
+        &self,
+        name: &StreamName,
+        event: &UserEvent,
+        shared: &Broadcast,
+    ) -> Result<Option<Frame>, StreamError> {
+        let me = self.user();
+        if shared.hidden.contains(&me) {
+            return Ok(None);
+        }
+        let kind = if matches!(event.kind, EventKind::Update(_)) { "update" } else { "status.update" };
+        let id = Some(event.seq.to_string());
+        if shared.marked.contains(&me) {
+            let payload = self.viewer(Some(me)).status_json(&shared.status)?;
+            return Ok(payload.map(|p| Frame::new(name.labels(), kind, p, id)));
+        }
+        let payload = shared.payload(&self.base_url, || self.viewer(None).status_json(&shared.status))?;
+        Ok(payload.map(|p| Frame::shared(name.labels(), kind, &p, id)))
     }
 
     /// Frames for a public-side event, one per matching subscription.
@@ -464,7 +508,7 @@ impl StreamCore {
             let ok = match allowed {
                 Some(ok) => ok,
                 None => {
-                    let ok = self.store.can_view(Some(me), s)? && !self.store.hides(me, s.account_id)?;
+                    let ok = self.viewer(Some(me)).listed(s)?;
                     allowed = Some(ok);
                     ok
                 }
@@ -474,9 +518,7 @@ impl StreamCore {
             }
             let name = self.subs[i].name.clone();
             let frame = match item.event {
-                BroadcastEvent::Delete => {
-                    Some(Frame { stream: name.labels(), event: "delete", payload: s.id.to_string(), id: None })
-                }
+                BroadcastEvent::Delete => Some(Frame::new(name.labels(), "delete", s.id.to_string(), None)),
                 BroadcastEvent::Update => self.shared_frame(&name, "update", item)?,
                 BroadcastEvent::StatusUpdate => self.shared_frame(&name, "status.update", item)?,
             };
@@ -498,19 +540,9 @@ impl StreamCore {
         if !matches!(s.visibility, Visibility::Public | Visibility::Unlisted) {
             return self.status_frame(name, event, s);
         }
-        let payload = {
-            let mut cached = item.rendered.lock().map_err(|_| StreamError::Storage("poisoned".into()))?;
-            match cached.as_ref() {
-                Some((base, payload)) if *base == self.base_url => payload.clone(),
-                _ => {
-                    let payload = self.renderer(None).status_json(s)?;
-                    *cached = Some((self.base_url.clone(), payload.clone()));
-                    payload
-                }
-            }
-        };
+        let payload = item.payload(&self.base_url, || self.viewer(None).status_json(s))?;
         let id = (event == "update").then(|| s.id.to_string());
-        Ok(payload.map(|payload| Frame { stream: name.labels(), event, payload, id }))
+        Ok(payload.map(|payload| Frame::shared(name.labels(), event, &payload, id)))
     }
 
     fn status_frame(
@@ -519,34 +551,30 @@ impl StreamCore {
         event: &'static str,
         s: &crate::domain::Status,
     ) -> Result<Option<Frame>, StreamError> {
-        if !self.store.can_view(Some(self.user()), s)? || self.store.hides(self.user(), s.account_id)? {
+        let viewer = self.viewer(Some(self.user()));
+        if !viewer.listed(s)? {
             return Ok(None);
         }
         let id = (event == "update").then(|| s.id.to_string());
-        Ok(self.renderer(Some(self.user())).status_json(s)?.map(|payload| Frame {
-            stream: name.labels(),
-            event,
-            payload,
-            id,
-        }))
+        Ok(viewer.status_json(s)?.map(|payload| Frame::new(name.labels(), event, payload, id)))
     }
 
     /// The connection ends: its lease runs from now.
     pub fn finish(&self) {
         self.connections.unregister(self.conn.id);
-        if let Err(e) = self.store.renew_stream_lease(self.user(), true) {
+        if let Err(e) = self.store().renew_stream_lease(self.user(), true) {
             tracing::warn!(error = %e, "could not renew a stream lease");
         }
     }
 }
 
 fn gap_frame(name: &StreamName, since: u64, resume_from: u64) -> Frame {
-    Frame {
-        stream: name.labels(),
-        event: "gap",
-        payload: json!({ "since": since.to_string(), "resume_from": resume_from.to_string() }).to_string(),
-        id: Some(resume_from.to_string()),
-    }
+    Frame::new(
+        name.labels(),
+        "gap",
+        json!({ "since": since.to_string(), "resume_from": resume_from.to_string() }).to_string(),
+        Some(resume_from.to_string()),
+    )
 }
 
 #[cfg(test)]
@@ -556,16 +584,11 @@ mod tests {
     #[test]
     fn a_ws_frame_is_mastodons_object_with_the_payload_as_a_string() {
         let payload = r#"{"content":"<p>\"quoted\" \\ é 😀</p>","id":"1"}"#.to_owned();
-        let mut frame = Frame {
-            stream: vec!["hashtag".into(), "tag\"x".into()],
-            event: "update",
-            payload: payload.clone(),
-            id: None,
-        };
-        let parsed: Value = serde_json::from_str(&frame.ws_text()).unwrap();
+        let mut frame = Frame::new(vec!["hashtag".into(), "tag\"x".into()], "update", payload.clone(), None);
+        let parsed: serde_json::Value = serde_json::from_str(&frame.ws_text()).unwrap();
         assert_eq!(parsed, json!({"stream": ["hashtag", "tag\"x"], "event": "update", "payload": payload}));
         frame.id = Some("42".into());
-        let parsed: Value = serde_json::from_str(&frame.ws_text()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&frame.ws_text()).unwrap();
         assert_eq!(parsed["id"], "42");
     }
 }

@@ -16,7 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use serde::Deserialize;
 
-use super::session_supervisor::{CLOSE_POLICY, Push};
+use super::connections::CLOSE_POLICY;
+use super::delivery::Push;
 use super::stream_core::{Frame, StreamCore, StreamError, StreamName};
 use crate::config::StreamingSettings;
 
@@ -127,7 +128,12 @@ impl WsSession {
     }
 
     fn wake(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        match self.core.on_wake() {
+        let read = self.core.on_wake();
+        self.after_read(read, ctx);
+    }
+
+    fn after_read(&mut self, read: Result<(Vec<Frame>, bool), StreamError>, ctx: &mut ws::WebsocketContext<Self>) {
+        match read {
             Ok((frames, more)) => {
                 self.send(frames, ctx);
                 if more {
@@ -190,6 +196,10 @@ impl Handler<Push> for WsSession {
     fn handle(&mut self, push: Push, ctx: &mut Self::Context) {
         match push {
             Push::Wake => self.wake(ctx),
+            Push::Event(event) => {
+                let read = self.core.on_event(&event);
+                self.after_read(read, ctx);
+            }
             Push::Item(item) => match self.core.on_broadcast(&item) {
                 Ok(frames) => self.send(frames, ctx),
                 Err(e) => self.error(&e, ctx),

@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod password;
+pub mod registration;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -11,11 +11,11 @@ use super::entities;
 use super::error::{ApiError, USER_REQUIRED};
 use super::params::{Params, de};
 use super::schemas;
+use crate::auth::registration::NewAccount;
 use crate::auth::{NewSession, password};
 use crate::domain::account::{validate_display_name, validate_note};
-use crate::domain::time::now_millis;
-use crate::domain::{Account, Email, Id, Password, Role, Username, ValidationError};
-use crate::storage::{CreateAccountError, SessionKind};
+use crate::domain::{Id, Role, Username, ValidationError};
+use crate::storage::SessionKind;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/accounts", web::post().to(create_account))
@@ -56,61 +56,6 @@ fn must_be_true() -> utoipa::openapi::Object {
         .enum_values(Some([true]))
         .description(Some("Acceptance of the server's rules: must be true."))
         .build()
-}
-
-/// A new account built from validated input (shared with `starling admin create-user`).
-pub struct NewAccount {
-    pub username: Username,
-    pub email: Email,
-    pub password: Password,
-    pub locale: String,
-    pub role: Role,
-}
-
-impl NewAccount {
-    /// Validates every field and reports all problems at once.
-    pub fn parse(
-        username: &str,
-        email: &str,
-        password: &str,
-        locale: &str,
-        role: Role,
-    ) -> Result<Self, Vec<ValidationError>> {
-        let mut errors = Vec::new();
-        let username = Username::parse(username).map_err(|e| errors.push(e)).ok();
-        let email = Email::parse(email).map_err(|e| errors.push(e)).ok();
-        let password = Password::parse(password).map_err(|e| errors.push(e)).ok();
-        let locale = if locale.trim().is_empty() { "en".to_owned() } else { locale.trim().chars().take(16).collect() };
-        match (username, email, password) {
-            (Some(username), Some(email), Some(password)) if errors.is_empty() => {
-                Ok(Self { username, email, password, locale, role })
-            }
-            _ => Err(errors),
-        }
-    }
-
-    /// Hashes the password and stores the account; durable on return.
-    pub async fn create(self, store: &crate::storage::Store) -> Result<Account, ApiError> {
-        let hash = password::hash_async(self.password.expose().to_owned())
-            .await
-            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))?;
-        let account = Account {
-            role: self.role,
-            locale: self.locale,
-            created_at_ms: now_millis(),
-            ..Account::new(store.next_id(), self.username.as_str().to_owned(), self.email.as_str().to_owned(), hash)
-        };
-        match store.create_account(&account).await {
-            Ok(()) => Ok(account),
-            Err(CreateAccountError::UsernameTaken) => {
-                Err(ApiError::validation(ValidationError::new("username", "ERR_TAKEN", "is already taken")))
-            }
-            Err(CreateAccountError::EmailTaken) => {
-                Err(ApiError::validation(ValidationError::new("email", "ERR_TAKEN", "is already taken")))
-            }
-            Err(CreateAccountError::Storage(e)) => Err(e.into()),
-        }
-    }
 }
 
 /// Registers an account and answers with a token for it (sign-up).
@@ -191,7 +136,7 @@ async fn verify_credentials(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:accounts", "profile"])?;
-    Ok(HttpResponse::Ok().json(entities::credential_account(&user.account, &state.base_url(&req))))
+    Ok(HttpResponse::Ok().json(state.viewer(&req, Some(user.account.id)).credential_account(&user.account)?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -257,7 +202,7 @@ async fn update_credentials(
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(entities::credential_account(&updated, &state.base_url(&req))))
+    Ok(HttpResponse::Ok().json(state.viewer(&req, Some(updated.id)).credential_account(&updated)?))
 }
 
 /// An account by id.
@@ -274,11 +219,10 @@ async fn get_account(
     req: HttpRequest,
     state: web::Data<AppState>,
     _caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.parse().map_err(|_| ApiError::NotFound)?;
-    let account = state.store.account(id)?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(entities::account(&account, &state.base_url(&req))))
+    let account = state.store.account(*path)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(state.viewer(&req, None).account(&account)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -317,7 +261,7 @@ async fn lookup_account(
         return Err(ApiError::NotFound);
     }
     let account = state.store.account_by_username(username)?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(entities::account(&account, &state.base_url(&req))))
+    Ok(HttpResponse::Ok().json(state.viewer(&req, None).account(&account)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -14,16 +14,16 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::CurrentUser;
-use super::entities;
 use super::error::ApiError;
 use super::pagination::PageParams;
-use super::params::{Params, de};
+use super::params::{Params, de, id_param};
 use super::schemas;
-use super::statuses::{parse_id, renderer};
 use crate::domain::time::{now_millis, rfc3339_millis};
 use crate::domain::{Account, Id, Role};
 use crate::storage::moderation::day_of;
 use crate::storage::{PageQuery, Report};
+use crate::view::account::Role as RoleEntity;
+use crate::view::visibility::can_see;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/reports", web::post().to(create_report))
@@ -60,14 +60,14 @@ fn admin_account(state: &AppState, req: &HttpRequest, a: &Account) -> Result<Val
         "ips": [],
         "locale": a.locale,
         "invite_request": Value::Null,
-        "role": entities::role(a.role),
+        "role": RoleEntity::of(a.role),
         "confirmed": true,
         "approved": true,
         "disabled": false,
         "silenced": false,
         "suspended": suspended,
         "sensitized": false,
-        "account": entities::account(a, &state.base_url(req)),
+        "account": state.viewer(req, None).account(a),
     }))
 }
 
@@ -78,15 +78,7 @@ fn admin_report(state: &AppState, req: &HttpRequest, r: &Report) -> Result<Value
             None => Ok(Value::Null),
         }
     };
-    let renderer = renderer(state, req, None);
-    let mut statuses = Vec::new();
-    for id in &r.status_ids {
-        if let Some(s) = state.store.status(*id)?
-            && let Some(v) = renderer.status(&s)?
-        {
-            statuses.push(v);
-        }
-    }
+    let statuses = state.viewer(req, None).statuses(&r.status_ids)?;
     Ok(json!({
         "id": r.id.to_string(),
         "action_taken": r.resolved.is_some(),
@@ -117,7 +109,7 @@ fn user_report(state: &AppState, req: &HttpRequest, r: &Report, target: &Account
         "created_at": rfc3339_millis(r.created_at_ms),
         "status_ids": r.status_ids.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
         "rule_ids": r.rule_ids,
-        "target_account": entities::account(target, &state.base_url(req)),
+        "target_account": state.viewer(req, None).account(target),
     })
 }
 
@@ -163,7 +155,7 @@ async fn create_report(
     user.require_scope(&["write:reports"])?;
     let me = user.account.id;
     let raw = p.account_id.ok_or_else(|| ApiError::Unprocessable("Validation failed: account_id is missing".into()))?;
-    let target = state.store.account(parse_id(&raw)?)?.ok_or(ApiError::NotFound)?;
+    let target = state.store.account(id_param(&raw)?)?.ok_or(ApiError::NotFound)?;
     let comment = p.comment.unwrap_or_default();
     if comment.chars().count() > 1000 {
         return Err(ApiError::Unprocessable(
@@ -177,8 +169,8 @@ async fn create_report(
     let mut status_ids = Vec::new();
     for raw in &p.status_ids {
         // Only the target's statuses the reporter can see.
-        let status = state.store.status(parse_id(raw)?)?.ok_or(ApiError::NotFound)?;
-        if status.account_id != target.id || !state.store.can_view(Some(me), &status)? {
+        let status = state.store.status(id_param(raw)?)?.ok_or(ApiError::NotFound)?;
+        if status.account_id != target.id || !can_see(&state.store, Some(me), &status)? {
             return Err(ApiError::NotFound);
         }
         status_ids.push(status.id);
@@ -292,10 +284,10 @@ async fn get_account(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     staff(&user, &["admin:read:accounts"])?;
-    let account = state.store.account(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
+    let account = state.store.account(*path)?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(admin_account(&state, &req, &account)?))
 }
 
@@ -336,11 +328,11 @@ async fn suspend(state: &AppState, target: &Account, by: Id) -> Result<(), ApiEr
 async fn account_action(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<Action>,
 ) -> Result<HttpResponse, ApiError> {
     let me = staff(&user, &["admin:write:accounts"])?;
-    let target = state.store.account(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
+    let target = state.store.account(*path)?.ok_or(ApiError::NotFound)?;
     if target.id == me || (target.role >= Role::Moderator && user.account.role < Role::Admin) {
         return Err(ApiError::Forbidden(NOT_STAFF.into()));
     }
@@ -353,7 +345,7 @@ async fn account_action(
         other => return Err(ApiError::Unprocessable(format!("Unknown action type '{other}'"))),
     }
     if let Some(raw) = p.report_id {
-        let report = state.store.report(parse_id(&raw)?)?.ok_or(ApiError::NotFound)?;
+        let report = state.store.report(id_param(&raw)?)?.ok_or(ApiError::NotFound)?;
         if report.target != target.id {
             return Err(ApiError::Unprocessable("The report is about another account".into()));
         }
@@ -376,10 +368,10 @@ async fn unsuspend(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     staff(&user, &["admin:write:accounts"])?;
-    let target = state.store.account(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
+    let target = state.store.account(*path)?.ok_or(ApiError::NotFound)?;
     state.store.set_suspended(target.id, None).await?;
     Ok(HttpResponse::Ok().json(admin_account(&state, &req, &target)?))
 }
@@ -424,8 +416,8 @@ async fn list_reports(
 ) -> Result<HttpResponse, ApiError> {
     staff(&user, &["admin:read:reports"])?;
     let q = p.page.query()?;
-    let reporter = p.account_id.as_deref().map(parse_id).transpose()?;
-    let target = p.target_account_id.as_deref().map(parse_id).transpose()?;
+    let reporter = p.account_id.as_deref().map(id_param).transpose()?;
+    let target = p.target_account_id.as_deref().map(id_param).transpose()?;
     let resolved = p.resolved.unwrap_or(false);
     let reports = state.store.reports_page(&q, |r| {
         r.resolved.is_some() == resolved
@@ -451,10 +443,10 @@ async fn get_report(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     staff(&user, &["admin:read:reports"])?;
-    let report = state.store.report(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
+    let report = state.store.report(*path)?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(admin_report(&state, &req, &report)?))
 }
 
@@ -472,10 +464,10 @@ async fn resolve_report(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     let me = staff(&user, &["admin:write:reports"])?;
-    let report = state.store.resolve_report(parse_id(&path)?, me).await?.ok_or(ApiError::NotFound)?;
+    let report = state.store.resolve_report(*path, me).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(admin_report(&state, &req, &report)?))
 }
 

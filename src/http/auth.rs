@@ -68,6 +68,13 @@ impl FromRequest for Caller {
 
 pub struct MaybeCaller(pub Option<Principal>);
 
+impl MaybeCaller {
+    /// The calling user, if the token has one.
+    pub fn user_id(&self) -> Option<crate::domain::Id> {
+        self.0.as_ref().and_then(|p| p.user_id)
+    }
+}
+
 impl FromRequest for MaybeCaller {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
@@ -83,6 +90,19 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// The user behind `token` (taken from the request by the caller: the streaming
+    /// handshake also reads `Sec-WebSocket-Protocol`): 401 without a valid token, 422
+    /// for an app-only token, 401 if the account is gone. Records the user as active.
+    pub fn authenticate(req: &HttpRequest, token: Option<String>) -> Result<Self, ApiError> {
+        let token = token.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+        let state = state(req)?;
+        let principal = state.auth.verify(&token).map_err(|_| ApiError::Unauthorized(INVALID_TOKEN))?;
+        let user = principal.user_id.ok_or_else(|| ApiError::Unprocessable(USER_REQUIRED.into()))?;
+        let account = state.store.account(user)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+        state.store.mark_active(user)?;
+        Ok(CurrentUser { principal, account })
+    }
+
     pub fn require_scope(&self, any_of: &[&str]) -> Result<(), ApiError> {
         require_scope(&self.principal, any_of)
     }
@@ -93,14 +113,6 @@ impl FromRequest for CurrentUser {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = (|| {
-            let principal = verify(req)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-            let user = principal.user_id.ok_or_else(|| ApiError::Unprocessable(USER_REQUIRED.into()))?;
-            let store = &state(req)?.store;
-            let account = store.account(user)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-            store.mark_active(user)?;
-            Ok(CurrentUser { principal, account })
-        })();
-        ready(result)
+        ready(CurrentUser::authenticate(req, bearer_token(req)))
     }
 }

@@ -141,6 +141,17 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl From<crate::auth::registration::RegisterError> for ApiError {
+    fn from(e: crate::auth::registration::RegisterError) -> Self {
+        use crate::auth::registration::RegisterError;
+        match e {
+            RegisterError::Invalid(errors) => Self::Validation(errors),
+            RegisterError::Hashing(e) => Self::Internal(format!("password hashing failed: {e}")),
+            RegisterError::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {

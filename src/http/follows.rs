@@ -6,21 +6,18 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
-use super::entities;
 use super::error::ApiError;
-use super::notifications::notify;
 use super::pagination::PageParams;
 use super::params::{Params, de};
 use super::schemas;
-use super::statuses::parse_id;
 use crate::actors::timeline::Reload;
 use crate::domain::{Account, Id};
-use crate::storage::{NotificationKind, StorageError, Store, keys, timelines::page_ids};
+use crate::storage::{NotificationKind, keys, timelines::page_ids};
+use crate::view::relationship::relationship;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/accounts/relationships", web::get().to(relationships))
@@ -39,31 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/mutes", web::get().to(list_mutes));
 }
 
-/// The Relationship entity between `me` and `other`.
-pub fn relationship(store: &Store, me: Id, other: Id) -> Result<Value, StorageError> {
-    let following = store.follows(me, other)?;
-    let muting = store.mutes(me, other)?;
-    Ok(json!({
-        "id": other.to_string(),
-        "following": following,
-        "showing_reblogs": following,
-        "notifying": false,
-        "languages": Value::Null,
-        "followed_by": store.follows(other, me)?,
-        "blocking": store.blocks(me, other)?,
-        "blocked_by": store.blocks(other, me)?,
-        "muting": muting,
-        "muting_notifications": muting,
-        "requested": store.follow_requested(me, other)?,
-        "requested_by": store.follow_requested(other, me)?,
-        "domain_blocking": false,
-        "endorsed": false,
-        "note": "",
-    }))
-}
-
-fn other_account(state: &AppState, raw: &str) -> Result<Account, ApiError> {
-    state.store.account(parse_id(raw)?)?.ok_or(ApiError::NotFound)
+fn other_account(state: &AppState, id: Id) -> Result<Account, ApiError> {
+    state.store.account(id)?.ok_or(ApiError::NotFound)
 }
 
 /// Keeps the celebrity set in step with a changed follower count. An author who drops
@@ -88,7 +62,7 @@ async fn start_following(state: &AppState, follower: Id, followee: Id) -> Result
         // `follow` merged the followee's posts in the same write (a celebrity's are
         // merged when the home timeline is read).
         recount(state, followee)?;
-        notify(state, followee, NotificationKind::Follow, follower, None)?;
+        state.streams.notify(followee, NotificationKind::Follow, follower, None)?;
         state.store.durable().await?;
         state.timelines.notify(follower, Reload);
     }
@@ -118,14 +92,10 @@ async fn stop_following(state: &AppState, follower: Id, followee: Id) -> Result<
         schemas::NotFound, schemas::Unavailable,
     )
 )]
-async fn follow(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn follow(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Id>) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:follows", "follow"])?;
     let me = user.account.id;
-    let target = other_account(&state, &path)?;
+    let target = other_account(&state, *path)?;
     if target.id == me {
         return Err(ApiError::Forbidden("You cannot follow yourself".into()));
     }
@@ -136,7 +106,7 @@ async fn follow(
         // Already following: nothing to do.
     } else if target.locked {
         if state.store.set_follow_request(target.id, me, true).await? {
-            notify(&state, target.id, NotificationKind::FollowRequest, me, None)?;
+            state.streams.notify(target.id, NotificationKind::FollowRequest, me, None)?;
             state.store.durable().await?;
         }
     } else {
@@ -160,11 +130,11 @@ async fn follow(
 async fn unfollow(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:follows", "follow"])?;
     let me = user.account.id;
-    let target = other_account(&state, &path)?;
+    let target = other_account(&state, *path)?;
     stop_following(&state, me, target.id).await?;
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
@@ -181,14 +151,10 @@ async fn unfollow(
         schemas::NotFound, schemas::Unavailable,
     )
 )]
-async fn block(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn block(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Id>) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:blocks", "follow"])?;
     let me = user.account.id;
-    let target = other_account(&state, &path)?;
+    let target = other_account(&state, *path)?;
     if target.id == me {
         return Err(ApiError::Forbidden("You cannot block yourself".into()));
     }
@@ -211,14 +177,10 @@ async fn block(
         schemas::NotFound, schemas::Unavailable,
     )
 )]
-async fn unblock(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn unblock(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Id>) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:blocks", "follow"])?;
     let me = user.account.id;
-    let target = other_account(&state, &path)?;
+    let target = other_account(&state, *path)?;
     state.store.set_block(me, target.id, false).await?;
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
@@ -235,14 +197,10 @@ async fn unblock(
         schemas::NotFound, schemas::Unavailable,
     )
 )]
-async fn mute(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn mute(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Id>) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:mutes", "follow"])?;
     let me = user.account.id;
-    let target = other_account(&state, &path)?;
+    let target = other_account(&state, *path)?;
     if target.id == me {
         return Err(ApiError::Forbidden("You cannot mute yourself".into()));
     }
@@ -262,14 +220,10 @@ async fn mute(
         schemas::NotFound, schemas::Unavailable,
     )
 )]
-async fn unmute(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn unmute(state: web::Data<AppState>, user: CurrentUser, path: web::Path<Id>) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:mutes", "follow"])?;
     let me = user.account.id;
-    let target = other_account(&state, &path)?;
+    let target = other_account(&state, *path)?;
     state.store.set_mute(me, target.id, false).await?;
     Ok(HttpResponse::Ok().json(relationship(&state.store, me, target.id)?))
 }
@@ -312,13 +266,7 @@ async fn relationships(
 
 /// Renders a page of account ids with its `Link` header.
 pub fn account_page(req: &HttpRequest, state: &AppState, ids: &[Id]) -> Result<HttpResponse, ApiError> {
-    let base = state.base_url(req);
-    let mut accounts = Vec::new();
-    for id in ids {
-        if let Some(a) = state.store.account(*id)? {
-            accounts.push(entities::account(&a, &base));
-        }
-    }
+    let accounts = state.viewer(req, None).accounts(ids)?;
     Ok(super::pagination::paged(req, state, ids, accounts))
 }
 
@@ -336,10 +284,10 @@ async fn followers(
     req: HttpRequest,
     state: web::Data<AppState>,
     _caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = other_account(&state, &path)?;
+    let owner = other_account(&state, *path)?;
     let ids = page_ids(&state.store.trees.userid_followers, &keys::id_key(owner.id), &p.query()?, |_| Ok(true))?;
     account_page(&req, &state, &ids)
 }
@@ -358,10 +306,10 @@ async fn following(
     req: HttpRequest,
     state: web::Data<AppState>,
     _caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = other_account(&state, &path)?;
+    let owner = other_account(&state, *path)?;
     let ids = page_ids(&state.store.trees.userid_following, &keys::id_key(owner.id), &p.query()?, |_| Ok(true))?;
     account_page(&req, &state, &ids)
 }
@@ -402,11 +350,11 @@ async fn follow_requests(
 async fn authorize_request(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:follows", "follow"])?;
     let me = user.account.id;
-    let requester = other_account(&state, &path)?;
+    let requester = other_account(&state, *path)?;
     if !state.store.set_follow_request(me, requester.id, false).await? {
         return Err(ApiError::NotFound);
     }
@@ -429,11 +377,11 @@ async fn authorize_request(
 async fn reject_request(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:follows", "follow"])?;
     let me = user.account.id;
-    let requester = other_account(&state, &path)?;
+    let requester = other_account(&state, *path)?;
     if !state.store.set_follow_request(me, requester.id, false).await? {
         return Err(ApiError::NotFound);
     }

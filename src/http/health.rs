@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::AppState;
-use super::entities::{DEFAULT_AVATAR_PATH, DEFAULT_HEADER_PATH};
 use super::schemas;
+use crate::view::account::{DEFAULT_AVATAR_PATH, DEFAULT_HEADER_PATH};
 
 const AVATAR_PNG: &[u8] = include_bytes!("../../assets/avatar_missing.png");
 const HEADER_PNG: &[u8] = include_bytes!("../../assets/header_missing.png");

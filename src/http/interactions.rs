@@ -8,11 +8,11 @@ use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
 use super::error::ApiError;
 use super::follows::account_page;
-use super::notifications::notify;
 use super::pagination::PageParams;
 use super::params::Params;
 use super::schemas;
-use super::statuses::{action_target, one, renderer, visible_status};
+use super::statuses::{action_target, one, visible_status};
+use crate::domain::Id;
 use crate::storage::{Mark, NotificationKind};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,7 +30,7 @@ async fn set_mark(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    raw: &str,
+    id: Id,
     mark: Mark,
     on: bool,
 ) -> Result<HttpResponse, ApiError> {
@@ -40,14 +40,15 @@ async fn set_mark(
     };
     user.require_scope(&[scope])?;
     let me = user.account.id;
-    let status = action_target(&state, me, raw)?;
+    let viewer = state.viewer(&req, Some(me));
+    let status = action_target(&viewer, id)?;
     let changed = state.store.set_mark(mark, me, status.id, on).await?;
     if changed && on && mark == Mark::Favourite {
-        notify(&state, status.account_id, NotificationKind::Favourite, me, Some(status.id))?;
+        state.streams.notify(status.account_id, NotificationKind::Favourite, me, Some(status.id))?;
         state.store.count(crate::storage::Metric::Interactions, 1)?;
         state.store.durable().await?;
     }
-    one(&renderer(&state, &req, Some(me)), &status)
+    one(&viewer, &status)
 }
 
 /// Favourites a status.
@@ -66,9 +67,9 @@ async fn favourite(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    set_mark(req, state, user, &path, Mark::Favourite, true).await
+    set_mark(req, state, user, *path, Mark::Favourite, true).await
 }
 
 /// Undoes a favourite.
@@ -87,9 +88,9 @@ async fn unfavourite(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    set_mark(req, state, user, &path, Mark::Favourite, false).await
+    set_mark(req, state, user, *path, Mark::Favourite, false).await
 }
 
 /// Bookmarks a status.
@@ -108,9 +109,9 @@ async fn bookmark(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    set_mark(req, state, user, &path, Mark::Bookmark, true).await
+    set_mark(req, state, user, *path, Mark::Bookmark, true).await
 }
 
 /// Removes a bookmark.
@@ -129,9 +130,9 @@ async fn unbookmark(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    set_mark(req, state, user, &path, Mark::Bookmark, false).await
+    set_mark(req, state, user, *path, Mark::Bookmark, false).await
 }
 
 async fn marked_list(
@@ -148,17 +149,16 @@ async fn marked_list(
     user.require_scope(&[scope])?;
     let me = user.account.id;
     let page = state.store.marks_page(mark, me, &p.query()?)?;
+    let viewer = state.viewer(&req, Some(me));
     let mut visible = Vec::new();
     let mut cursors = Vec::new();
     for (mark_id, status_id) in page {
         cursors.push(mark_id);
-        if let Some(s) = state.store.status(status_id)?
-            && state.store.can_view(Some(me), &s)?
-        {
+        if viewer.visible_status(status_id)?.is_some() {
             visible.push(status_id);
         }
     }
-    let body = renderer(&state, &req, Some(me)).statuses_json(&visible)?;
+    let body = viewer.statuses_json(&visible)?;
     // Paging goes by when the mark was made, as on Mastodon.
     Ok(super::pagination::paged_json(&req, &state, &cursors, body))
 }
@@ -205,12 +205,11 @@ async fn who(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
-    raw: &str,
+    id: Id,
     p: PageParams,
     reblogs: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let viewer = caller.0.as_ref().and_then(|c| c.user_id);
-    let status = visible_status(&state, viewer, raw)?;
+    let status = visible_status(&state.viewer(&req, caller.user_id()), id)?;
     let q = p.query()?;
     let ids = if reblogs {
         state.store.rebloggers_page(status.id, &q)?
@@ -234,10 +233,10 @@ async fn favourited_by(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    who(req, state, caller, &path, p, false).await
+    who(req, state, caller, *path, p, false).await
 }
 
 /// The accounts that reblogged a status.
@@ -254,8 +253,8 @@ async fn reblogged_by(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    who(req, state, caller, &path, p, true).await
+    who(req, state, caller, *path, p, true).await
 }

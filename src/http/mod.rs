@@ -38,13 +38,16 @@ use actix::Addr;
 use crate::actors::{Celebrities, FanoutRouter, Streams, TimelineRegistry};
 use crate::auth::AuthService;
 use crate::config::Settings;
+use crate::domain::Id;
 use crate::storage::Store;
+use crate::view::{View, Viewer};
 use error::ApiError;
 
 /// Shared by every handler (`web::Data<AppState>`).
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
+    pub view: View,
     pub auth: Arc<AuthService>,
     pub router: Addr<FanoutRouter>,
     pub timelines: Arc<TimelineRegistry>,
@@ -62,6 +65,11 @@ impl AppState {
         }
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
+    }
+
+    /// What `me` (`None`: logged out) sees, with links for this request.
+    pub fn viewer(&self, req: &HttpRequest, me: Option<Id>) -> Viewer<'_> {
+        self.view.viewer(me, &self.base_url(req))
     }
 
     /// The client's address as seen by the socket (proxies are not trusted).

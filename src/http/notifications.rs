@@ -1,25 +1,21 @@
 //! Notifications: created by the actions that cause them (follow, mention, favourite,
-//! reblog) through [`notify`], listed with filters and paging, read one by one,
+//! reblog) through `Streams::notify`, listed with filters and paging, read one by one,
 //! dismissed and cleared. Notifications about a deleted status, or from an account the
 //! user blocked or muted, are not shown.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::CurrentUser;
-use super::entities;
-use super::entities::StatusRenderer;
 use super::error::ApiError;
 use super::pagination::PageParams;
 use super::params::{Params, de};
 use super::schemas;
-use super::statuses::parse_id;
 use crate::domain::Id;
-use crate::domain::time::{now_millis, rfc3339_millis};
-use crate::storage::{EventKind, Notification, NotificationKind, StorageError, Store};
+use crate::storage::{Notification, NotificationKind};
+use crate::view::notification::Notification as NotificationEntity;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/notifications", web::get().to(list_notifications))
@@ -28,75 +24,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/notifications/{id}/dismiss", web::post().to(dismiss_notification));
 }
 
-/// Records a notification for `recipient` unless it would be about themselves or from
-/// someone they block or mute. Not flushed here: the caller's `durable()` covers it.
-pub fn notify(
+fn entity(
     state: &AppState,
-    recipient: Id,
-    kind: NotificationKind,
-    from: Id,
-    status: Option<Id>,
-) -> Result<(), StorageError> {
-    let store = &state.store;
-    if recipient == from || store.hides(recipient, from)? {
-        return Ok(());
-    }
-    let id = store.next_id();
-    store.add_notifications(&[Notification {
-        id,
-        user_id: recipient,
-        kind,
-        from_account: from,
-        status_id: status,
-        created_at_ms: now_millis(),
-    }])?;
-    state.streams.publish(&[(recipient, EventKind::Notification(id))], None);
-    Ok(())
-}
-
-/// Whether a stored notification is still shown: its status exists and the viewer may
-/// see it, and its sender is not hidden.
-pub fn shown(store: &Store, me: Id, n: &Notification) -> Result<bool, StorageError> {
-    if store.hides(me, n.from_account)? || store.account(n.from_account)?.is_none() {
-        return Ok(false);
-    }
-    match n.status_id {
-        Some(id) => match store.status(id)? {
-            Some(s) => store.can_view(Some(me), &s),
-            None => Ok(false),
-        },
-        None => Ok(true),
-    }
-}
-
-/// The Notification entity for `me`, or `None` when its sender or status is gone.
-pub fn notification_entity(
-    store: &Store,
-    base_url: &str,
-    domain: &str,
+    req: &HttpRequest,
     me: Id,
     n: &Notification,
-) -> Result<Option<Value>, StorageError> {
-    let Some(from) = store.account(n.from_account)? else { return Ok(None) };
-    let status = match n.status_id {
-        Some(id) => match store.status(id)? {
-            Some(s) => StatusRenderer::new(store, base_url.to_owned(), domain.to_owned(), Some(me)).status(&s)?,
-            None => return Ok(None),
-        },
-        None => None,
-    };
-    Ok(Some(json!({
-        "id": n.id.to_string(),
-        "type": n.kind.as_str(),
-        "group_key": format!("ungrouped-{}", n.id),
-        "created_at": rfc3339_millis(n.created_at_ms),
-        "account": entities::account(&from, base_url),
-        "status": status,
-    })))
-}
-
-fn entity(state: &AppState, req: &HttpRequest, me: Id, n: &Notification) -> Result<Option<Value>, ApiError> {
-    Ok(notification_entity(&state.store, &state.base_url(req), &state.settings.instance.domain, me, n)?)
+) -> Result<Option<NotificationEntity>, ApiError> {
+    Ok(state.viewer(req, Some(me)).notification(n)?)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -144,19 +78,19 @@ async fn list_notifications(
         Some(raw) => Some(raw.parse().map_err(|_| ApiError::BadRequest("Invalid account_id".into()))?),
         None => None,
     };
-    let store = &state.store;
-    let items = store.notifications_page(me, &q, |n| {
+    let viewer = state.viewer(&req, Some(me));
+    let items = state.store.notifications_page(me, &q, |n| {
         if (!p.types.is_empty() && !types.contains(&n.kind)) || excluded.contains(&n.kind) {
             return Ok(false);
         }
         if from.is_some_and(|f| f != n.from_account) {
             return Ok(false);
         }
-        shown(store, me, n)
+        viewer.notification_shown(n)
     })?;
     let mut body = Vec::with_capacity(items.len());
     for n in &items {
-        if let Some(v) = entity(&state, &req, me, n)? {
+        if let Some(v) = viewer.notification(n)? {
             body.push(v);
         }
     }
@@ -178,12 +112,12 @@ async fn get_notification(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:notifications"])?;
     let me = user.account.id;
-    let n = state.store.notification(me, parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
-    if !shown(&state.store, me, &n)? {
+    let n = state.store.notification(me, *path)?.ok_or(ApiError::NotFound)?;
+    if !state.viewer(&req, Some(me)).notification_shown(&n)? {
         return Err(ApiError::NotFound);
     }
     Ok(HttpResponse::Ok().json(entity(&state, &req, me, &n)?.ok_or(ApiError::NotFound)?))
@@ -202,11 +136,11 @@ async fn get_notification(
 async fn dismiss_notification(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:notifications"])?;
     // Another user's notification id is simply not found among ours.
-    if !state.store.dismiss_notification(user.account.id, parse_id(&path)?).await? {
+    if !state.store.dismiss_notification(user.account.id, *path).await? {
         return Err(ApiError::NotFound);
     }
     Ok(super::empty_object())

@@ -208,6 +208,11 @@ fn collapse(value: Value) -> Value {
 }
 
 /// Lenient deserializers for parameters that arrive as strings from forms.
+/// An id given in a body or query field: anything but a decimal number names nothing.
+pub fn id_param(raw: &str) -> Result<crate::domain::Id, ApiError> {
+    raw.trim().parse().map_err(|_| ApiError::NotFound)
+}
+
 pub mod de {
     use serde::{Deserialize, Deserializer, de::Error};
     use serde_json::Value;

@@ -1,6 +1,8 @@
-//! OpenAPI schemas of what the API sends: the Mastodon entities as `entities.rs` and the
-//! handlers build them (as JSON values), described here field by field, plus the error
-//! answers shared by many routes. These types only describe; nothing constructs them.
+//! OpenAPI schemas: the error answers shared by many routes, and the entities still built
+//! as JSON values by their handlers (instance, apps, tokens, sessions, moderation),
+//! described here field by field; those types only describe. The social entities
+//! (Account, Status, Notification, …) are re-exported from `crate::view`, where they are
+//! the types actually sent.
 //! `scripts/schemathesis` checks every answer of the running server against them, so a
 //! field added to an entity without its description here fails that run when required.
 //!
@@ -87,240 +89,14 @@ pub enum BadParams {
 #[response(status = 503, description = "Storage is temporarily unavailable")]
 pub struct Unavailable(ErrorBody);
 
-// --- accounts ------------------------------------------------------------------------
+// --- the social entities: the very types the view layer sends -----------------------
 
-/// A custom emoji (none are defined yet, so these lists are empty).
-#[derive(Serialize, ToSchema)]
-pub struct CustomEmoji {
-    shortcode: String,
-    url: String,
-    static_url: String,
-    visible_in_picker: bool,
-    #[schema(required = false)]
-    category: Option<String>,
-}
-
-/// A profile field (not supported yet, so these lists are empty).
-#[derive(Serialize, ToSchema)]
-pub struct Field {
-    name: String,
-    value: String,
-    #[schema(required = true)]
-    verified_at: Option<String>,
-}
-
-/// A role as shown on a public profile (staff only).
-#[derive(Serialize, ToSchema)]
-pub struct AccountRole {
-    id: String,
-    name: String,
-    color: String,
-}
-
-/// The Role entity (Mastodon's defaults: everyone `-99`, moderator `1`, admin `2`).
-#[derive(Serialize, ToSchema)]
-pub struct Role {
-    id: String,
-    name: String,
-    color: String,
-    /// A bit field, as a decimal string.
-    permissions: String,
-    highlighted: bool,
-}
-
-/// The Account entity.
-#[derive(Serialize, ToSchema)]
-pub struct Account {
-    id: String,
-    username: String,
-    /// The username (every account is local).
-    acct: String,
-    display_name: String,
-    locked: bool,
-    bot: bool,
-    discoverable: bool,
-    indexable: bool,
-    group: bool,
-    noindex: bool,
-    hide_collections: bool,
-    #[schema(format = DateTime)]
-    created_at: String,
-    /// HTML.
-    note: String,
-    url: String,
-    uri: String,
-    avatar: String,
-    avatar_static: String,
-    header: String,
-    header_static: String,
-    followers_count: u64,
-    following_count: u64,
-    statuses_count: u64,
-    #[schema(required = true)]
-    last_status_at: Option<String>,
-    emojis: Vec<CustomEmoji>,
-    fields: Vec<Field>,
-    roles: Vec<AccountRole>,
-}
-
-/// The owner's view of their profile settings.
-#[derive(Serialize, ToSchema)]
-pub struct AccountSource {
-    privacy: Visibility,
-    sensitive: bool,
-    language: String,
-    /// The bio as written (plain text).
-    note: String,
-    fields: Vec<Field>,
-    follow_requests_count: u64,
-    hide_collections: bool,
-    discoverable: bool,
-    indexable: bool,
-    attribution_domains: Vec<String>,
-}
-
-/// The CredentialAccount entity: the caller's own Account with `source` and `role`.
-#[derive(Serialize, ToSchema)]
-pub struct CredentialAccount {
-    #[serde(flatten)]
-    account: Account,
-    source: AccountSource,
-    role: Role,
-}
-
-/// The Relationship entity: how the caller and another account are connected.
-#[derive(Serialize, ToSchema)]
-pub struct Relationship {
-    /// The other account.
-    id: String,
-    following: bool,
-    showing_reblogs: bool,
-    notifying: bool,
-    #[schema(required = true)]
-    languages: Option<Vec<String>>,
-    followed_by: bool,
-    blocking: bool,
-    blocked_by: bool,
-    muting: bool,
-    muting_notifications: bool,
-    requested: bool,
-    requested_by: bool,
-    domain_blocking: bool,
-    endorsed: bool,
-    note: String,
-}
-
-// --- statuses ------------------------------------------------------------------------
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Visibility {
-    Public,
-    Unlisted,
-    Private,
-    Direct,
-}
-
-/// A mentioned account, as listed in a status.
-#[derive(Serialize, ToSchema)]
-pub struct StatusMention {
-    id: String,
-    username: String,
-    acct: String,
-    url: String,
-}
-
-/// A hashtag used in a status.
-#[derive(Serialize, ToSchema)]
-pub struct StatusTag {
-    /// Lowercase, without `#`.
-    name: String,
-    url: String,
-}
-
-/// The Status entity, as the caller may see it.
-#[derive(Serialize, ToSchema)]
-pub struct Status {
-    id: String,
-    uri: String,
-    /// `null` for a reblog.
-    #[schema(required = true)]
-    url: Option<String>,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(required = true)]
-    edited_at: Option<String>,
-    account: Account,
-    /// HTML; empty for a reblog.
-    content: String,
-    visibility: Visibility,
-    sensitive: bool,
-    spoiler_text: String,
-    #[schema(value_type = Vec<Object>)]
-    media_attachments: Vec<Value>,
-    #[schema(required = true, value_type = Option<Object>)]
-    application: Option<Value>,
-    mentions: Vec<StatusMention>,
-    tags: Vec<StatusTag>,
-    emojis: Vec<CustomEmoji>,
-    reblogs_count: u64,
-    favourites_count: u64,
-    replies_count: u64,
-    #[schema(required = true)]
-    in_reply_to_id: Option<String>,
-    #[schema(required = true)]
-    in_reply_to_account_id: Option<String>,
-    /// The reblogged status, for a reblog.
-    #[schema(required = true, no_recursion)]
-    reblog: Option<Box<Status>>,
-    #[schema(required = true, value_type = Option<Object>)]
-    poll: Option<Value>,
-    #[schema(required = true, value_type = Option<Object>)]
-    card: Option<Value>,
-    #[schema(required = true)]
-    language: Option<String>,
-    /// The source text: only in the answer to a delete (for "delete and redraft").
-    #[schema(required = true)]
-    text: Option<String>,
-    favourited: bool,
-    reblogged: bool,
-    muted: bool,
-    bookmarked: bool,
-    pinned: bool,
-    #[schema(value_type = Vec<Object>)]
-    filtered: Vec<Value>,
-}
-
-/// The Context entity: a status's thread around it.
-#[derive(Serialize, ToSchema)]
-pub struct Context {
-    ancestors: Vec<Status>,
-    descendants: Vec<Status>,
-}
-
-/// The StatusEdit entity: one version of a status.
-#[derive(Serialize, ToSchema)]
-pub struct StatusEdit {
-    content: String,
-    spoiler_text: String,
-    sensitive: bool,
-    #[schema(format = DateTime)]
-    created_at: String,
-    account: Account,
-    #[schema(required = true, value_type = Option<Object>)]
-    poll: Option<Value>,
-    #[schema(value_type = Vec<Object>)]
-    media_attachments: Vec<Value>,
-    emojis: Vec<CustomEmoji>,
-}
-
-/// The StatusSource entity: the text as written, for editing.
-#[derive(Serialize, ToSchema)]
-pub struct StatusSource {
-    id: String,
-    text: String,
-    spoiler_text: String,
-}
+pub use crate::view::StatusVisibility as Visibility;
+pub use crate::view::account::{Account, AccountRole, AccountSource, CredentialAccount, CustomEmoji, Field, Role};
+pub use crate::view::conversation::Conversation;
+pub use crate::view::notification::{Notification, NotificationType};
+pub use crate::view::relationship::Relationship;
+pub use crate::view::status::{Context, Status, StatusEdit, StatusMention, StatusSource, StatusTag};
 
 /// The Tag entity.
 #[derive(Serialize, ToSchema)]
@@ -330,33 +106,6 @@ pub struct Tag {
     #[schema(value_type = Vec<Object>)]
     history: Vec<Value>,
     following: bool,
-}
-
-// --- notifications -------------------------------------------------------------------
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationType {
-    Follow,
-    FollowRequest,
-    Mention,
-    Favourite,
-    Reblog,
-}
-
-/// The Notification entity.
-#[derive(Serialize, ToSchema)]
-pub struct Notification {
-    id: String,
-    #[serde(rename = "type")]
-    kind: NotificationType,
-    group_key: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    account: Account,
-    /// The status it is about (mention, favourite, reblog).
-    #[schema(required = true)]
-    status: Option<Status>,
 }
 
 // --- instance ------------------------------------------------------------------------
@@ -756,7 +505,8 @@ pub struct AdminReport {
     assigned_account: Option<AdminAccount>,
     #[schema(required = true)]
     action_taken_by_account: Option<AdminAccount>,
-    statuses: Vec<Status>,
+    #[schema(value_type = Vec<Status>)]
+    statuses: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
     rules: Vec<Value>,
 }

@@ -188,9 +188,9 @@ async fn list_sessions(state: web::Data<AppState>, user: CurrentUser) -> Result<
 async fn end_session(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.parse().map_err(|_| ApiError::NotFound)?;
+    let id = *path;
     // Another user's session is answered exactly like a missing one.
     match state.store.session(id)? {
         Some(s) if s.user_id == Some(user.account.id) => {

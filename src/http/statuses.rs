@@ -1,26 +1,25 @@
-//! Statuses: post (with `Idempotency-Key`), read, delete, context, reblog and unreblog.
-//! A post is acknowledged after its durable flush; the fan-out job was written in the
-//! same transaction, and the `FanoutRouter` is told afterwards.
+//! Statuses: post (with `Idempotency-Key`), read, edit, delete, context, reblog and
+//! unreblog. A post, an edit or a delete is acknowledged after one durable flush; its
+//! fan-out job (timelines, streams, the notifications it causes) was written in the same
+//! transaction, and the `FanoutRouter` is told afterwards.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
-use super::entities::StatusRenderer;
 use super::error::ApiError;
-use super::notifications::notify;
 use super::params::{Params, de};
 use super::schemas;
-use crate::actors::fanout_router::audience;
-use crate::actors::{Broadcast, BroadcastEvent, Fanout};
+use crate::actors::Fanout;
 use crate::auth::sha256;
 use crate::domain::status::{Token, countable_length, extract_tags, tokenize};
 use crate::domain::time::now_millis;
 use crate::domain::{Id, Mention, Role, Status, ValidationError, Visibility};
-use crate::storage::{EventKind, FanoutJob, NotificationKind, StatusWriteError};
+use crate::storage::{FanoutJob, StatusWriteError};
+use crate::view::Viewer;
+use crate::view::status::{Context, StatusSource};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/statuses", web::post().to(create_status))
@@ -34,35 +33,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/statuses/{id}/unreblog", web::post().to(unreblog));
 }
 
-pub fn renderer<'a>(state: &'a AppState, req: &HttpRequest, viewer: Option<Id>) -> StatusRenderer<'a> {
-    StatusRenderer::new(&state.store, state.base_url(req), state.settings.instance.domain.clone(), viewer)
-}
-
-pub fn parse_id(raw: &str) -> Result<Id, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
-/// Loads a status the viewer may see; anything else is 404, as on Mastodon (a private
-/// post is indistinguishable from a missing one).
-pub fn visible_status(state: &AppState, viewer: Option<Id>, raw_id: &str) -> Result<Status, ApiError> {
-    let status = state.store.status(parse_id(raw_id)?)?.ok_or(ApiError::NotFound)?;
-    if state.store.can_view(viewer, &status)? { Ok(status) } else { Err(ApiError::NotFound) }
+/// A status the viewer may see; anything else is 404, as on Mastodon (a private post is
+/// indistinguishable from a missing one).
+pub fn visible_status(viewer: &Viewer<'_>, id: Id) -> Result<Status, ApiError> {
+    viewer.visible_status(id)?.ok_or(ApiError::NotFound)
 }
 
 /// The status an action (reblog, favourite, bookmark) applies to: a reblog stands for
 /// its original.
-pub fn action_target(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiError> {
-    let status = visible_status(state, Some(me), raw)?;
-    match status.reblog_of {
-        Some(original) => state.store.status(original)?.ok_or(ApiError::NotFound),
-        None => Ok(status),
-    }
+pub fn action_target(viewer: &Viewer<'_>, id: Id) -> Result<Status, ApiError> {
+    viewer.action_target(id)?.ok_or(ApiError::NotFound)
 }
 
 /// A 200 with the Status entity of `s` (404 if its author is gone).
-pub(super) fn one(renderer: &StatusRenderer<'_>, s: &Status) -> Result<HttpResponse, ApiError> {
-    let body = renderer.status_json(s)?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
+pub(super) fn one(viewer: &Viewer<'_>, s: &Status) -> Result<HttpResponse, ApiError> {
+    let body = viewer.status_json(s)?.ok_or(ApiError::NotFound)?;
+    Ok(json_text(body))
+}
+
+/// A 200 with JSON text rendered by the view layer.
+pub(super) fn json_text(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body)
 }
 
 fn send_fanout(state: &AppState, job: FanoutJob) {
@@ -169,8 +160,9 @@ async fn create_status(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let viewer = state.viewer(&req, Some(me));
     let parent = match p.in_reply_to_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(raw) => Some(visible_status(&state, Some(me), raw)?),
+        Some(raw) => Some(visible_status(&viewer, raw.parse().map_err(|_| ApiError::NotFound)?)?),
         None => None,
     };
     let language = parse_language(p.language);
@@ -198,25 +190,18 @@ async fn create_status(
         Err(StatusWriteError::AlreadyReblogged(_)) => return Err(ApiError::Internal("unexpected reblog".into())),
         Err(StatusWriteError::Storage(e)) => return Err(e.into()),
     };
-    let renderer = renderer(&state, &req, Some(me));
     if id != status.id {
         // A repeated Idempotency-Key: the earlier status, nothing new stored.
         let earlier = state.store.status(id)?.ok_or(ApiError::NotFound)?;
-        return one(&renderer, &earlier);
-    }
-    for m in &status.mentions {
-        if state.store.can_view(Some(m.account_id), &status)? {
-            notify(&state, m.account_id, NotificationKind::Mention, me, Some(status.id))?;
-        }
+        return one(&viewer, &earlier);
     }
     if status.in_reply_to_id.is_some() {
+        // A daily counter: the next flush covers it; the post's own flush is done.
         state.store.count(crate::storage::Metric::Interactions, 1)?;
     }
-    if !status.mentions.is_empty() || status.in_reply_to_id.is_some() {
-        state.store.durable().await?;
-    }
+    // Mentions are notified by the fan-out job written with the status.
     send_fanout(&state, FanoutJob::Publish(status.clone()));
-    one(&renderer, &status)
+    one(&viewer, &status)
 }
 
 /// A status.
@@ -233,11 +218,11 @@ async fn get_status(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    let viewer = caller.0.as_ref().and_then(|p| p.user_id);
-    let status = visible_status(&state, viewer, &path)?;
-    one(&renderer(&state, &req, viewer), &status)
+    let viewer = state.viewer(&req, caller.user_id());
+    let status = visible_status(&viewer, *path)?;
+    one(&viewer, &status)
 }
 
 /// Deletes one of the caller's statuses (moderators: anyone's).
@@ -258,11 +243,12 @@ async fn delete_status(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:statuses"])?;
     let me = user.account.id;
-    let status = visible_status(&state, Some(me), &path)?;
+    let viewer = state.viewer(&req, Some(me));
+    let status = visible_status(&viewer, *path)?;
     let moderator = user.account.role >= Role::Moderator;
     if status.account_id != me && !moderator {
         // Mastodon answers 404 here too: nothing to learn about others' posts.
@@ -271,13 +257,15 @@ async fn delete_status(
     if status.reblog_of.is_some() {
         return Err(ApiError::NotFound);
     }
-    let mut body = renderer(&state, &req, Some(me)).status(&status)?.unwrap_or_else(|| json!({}));
-    body["text"] = json!(status.text);
+    let body = match viewer.status(&status)? {
+        Some(view) => view.with_text().to_json(),
+        None => "{}".to_owned(),
+    };
     let removed = state.store.delete_status(&status).await?;
     for s in removed {
         send_fanout(&state, FanoutJob::Delete(s));
     }
-    Ok(HttpResponse::Ok().json(body))
+    Ok(json_text(body))
 }
 
 /// Most ancestors and descendants a context returns.
@@ -297,10 +285,10 @@ async fn status_context(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    let viewer = caller.0.as_ref().and_then(|p| p.user_id);
-    let status = visible_status(&state, viewer, &path)?;
+    let viewer = state.viewer(&req, caller.user_id());
+    let status = visible_status(&viewer, *path)?;
     let store = &state.store;
     let mut ancestors = Vec::new();
     let mut parent = status.in_reply_to_id;
@@ -310,7 +298,7 @@ async fn status_context(
         }
         let Some(s) = store.status(id)? else { break };
         parent = s.in_reply_to_id;
-        if store.can_view(viewer, &s)? {
+        if viewer.can_see(&s)? {
             ancestors.push(s.id);
         }
     }
@@ -323,17 +311,14 @@ async fn status_context(
             break;
         }
         let Some(s) = store.status(id)? else { continue };
-        if !store.can_view(viewer, &s)? || viewer.map(|v| store.hides(v, s.account_id)).transpose()?.unwrap_or(false) {
+        if !viewer.listed(&s)? {
             continue;
         }
         descendants.push(s.id);
         stack.extend(store.reply_ids(s.id)?.into_iter().rev());
     }
-    let renderer = renderer(&state, &req, viewer);
-    Ok(HttpResponse::Ok().json(json!({
-        "ancestors": renderer.statuses(&ancestors)?,
-        "descendants": renderer.statuses(&descendants)?,
-    })))
+    let context = Context { ancestors: viewer.statuses(&ancestors)?, descendants: viewer.statuses(&descendants)? };
+    Ok(HttpResponse::Ok().json(context))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -360,12 +345,13 @@ async fn reblog(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<ReblogParams>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:statuses"])?;
     let me = user.account.id;
-    let target = action_target(&state, me, &path)?;
+    let viewer = state.viewer(&req, Some(me));
+    let target = action_target(&viewer, *path)?;
     let allowed = target.visibility.is_open() || (target.visibility == Visibility::Private && target.account_id == me);
     if !allowed {
         return Err(ApiError::Forbidden("This action is not allowed".into()));
@@ -390,19 +376,17 @@ async fn reblog(
         created_at_ms: now_millis(),
         edited_at_ms: None,
     };
-    let renderer = renderer(&state, &req, Some(me));
     match state.store.create_status(&wrapper, None).await {
         Ok(_) => {
-            notify(&state, target.account_id, NotificationKind::Reblog, me, Some(target.id))?;
+            // The original's author is notified by the fan-out job written with it.
             state.store.count(crate::storage::Metric::Interactions, 1)?;
-            state.store.durable().await?;
             send_fanout(&state, FanoutJob::Publish(wrapper.clone()));
-            one(&renderer, &wrapper)
+            one(&viewer, &wrapper)
         }
         // Reblogging twice is harmless: the existing reblog is returned.
         Err(StatusWriteError::AlreadyReblogged(existing)) => {
             let existing = state.store.status(existing)?.ok_or(ApiError::NotFound)?;
-            one(&renderer, &existing)
+            one(&viewer, &existing)
         }
         Err(StatusWriteError::ParentMissing) => Err(ApiError::NotFound),
         Err(StatusWriteError::Storage(e)) => Err(e.into()),
@@ -425,11 +409,12 @@ async fn unreblog(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:statuses"])?;
     let me = user.account.id;
-    let target = action_target(&state, me, &path)?;
+    let viewer = state.viewer(&req, Some(me));
+    let target = action_target(&viewer, *path)?;
     if let Some(wrapper_id) = state.store.reblog_by(target.id, me)?
         && let Some(wrapper) = state.store.status(wrapper_id)?
     {
@@ -437,7 +422,7 @@ async fn unreblog(
             send_fanout(&state, FanoutJob::Delete(s));
         }
     }
-    one(&renderer(&state, &req, Some(me)), &target)
+    one(&viewer, &target)
 }
 
 /// Renders a page of status ids with its `Link` header.
@@ -447,7 +432,7 @@ pub fn status_page(
     viewer: Option<Id>,
     ids: &[Id],
 ) -> Result<HttpResponse, ApiError> {
-    let body = renderer(state, req, viewer).statuses_json(ids)?;
+    let body = state.viewer(req, viewer).statuses_json(ids)?;
     Ok(super::pagination::paged_json(req, state, ids, body))
 }
 
@@ -466,8 +451,8 @@ struct EditStatus {
 }
 
 /// The author's own status, or 404 (for everyone else it might as well not exist).
-fn own_status(state: &AppState, me: Id, raw: &str) -> Result<Status, ApiError> {
-    let status = visible_status(state, Some(me), raw)?;
+fn own_status(viewer: &Viewer<'_>, me: Id, id: Id) -> Result<Status, ApiError> {
+    let status = visible_status(viewer, id)?;
     if status.account_id != me || status.reblog_of.is_some() {
         return Err(ApiError::NotFound);
     }
@@ -491,12 +476,13 @@ async fn edit_status(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<EditStatus>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["write:statuses"])?;
     let me = user.account.id;
-    let old = own_status(&state, me, &path)?;
+    let viewer = state.viewer(&req, Some(me));
+    let old = own_status(&viewer, me, *path)?;
     let text = p.status.unwrap_or_else(|| old.text.clone());
     let spoiler_text = p.spoiler_text.unwrap_or_else(|| old.spoiler_text.clone());
     let errors = validate_text(&state, &text, &spoiler_text, &p.media_ids);
@@ -513,13 +499,10 @@ async fn edit_status(
         new.language = parse_language(p.language);
     }
     new.edited_at_ms = Some(now_millis());
+    // With its fan-out job, which tells the streams of everyone whose home has it.
     state.store.edit_status(&old, &new).await?;
-    // Durable: tell the streams of everyone whose home has it, and the public side.
-    let events: Vec<(Id, EventKind)> =
-        audience(&state.store, &new)?.into_iter().map(|u| (u, EventKind::StatusUpdate(new.id))).collect();
-    let root = state.streams.thread_root(&new)?;
-    state.streams.publish(&events, Some(Broadcast::new(BroadcastEvent::StatusUpdate, new.clone(), root)));
-    one(&renderer(&state, &req, Some(me)), &new)
+    send_fanout(&state, FanoutJob::Edit(new.clone()));
+    one(&viewer, &new)
 }
 
 /// The versions of a status, oldest first, the current one last.
@@ -536,43 +519,12 @@ async fn status_history(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    let viewer = caller.0.as_ref().and_then(|p| p.user_id);
-    let status = visible_status(&state, viewer, &path)?;
-    let renderer = renderer(&state, &req, viewer);
-    let current = renderer.status(&status)?.ok_or(ApiError::NotFound)?;
-    let domain = state.settings.instance.domain.clone();
-    let mut versions: Vec<Value> = state
-        .store
-        .status_versions(status.id)?
-        .into_iter()
-        .map(|v| {
-            json!({
-                "content": crate::domain::status::render_html(&v.text, &renderer.base_url, &v.mentions, |d| d.eq_ignore_ascii_case(&domain)),
-                "spoiler_text": v.spoiler_text,
-                "sensitive": v.sensitive,
-                "created_at": crate::domain::time::rfc3339_millis(v.created_at_ms),
-                "account": current["account"],
-                "poll": Value::Null,
-                "media_attachments": [],
-                "emojis": [],
-            })
-        })
-        .collect();
-    versions.push(json!({
-        "content": current["content"],
-        "spoiler_text": current["spoiler_text"],
-        "sensitive": current["sensitive"],
-        "created_at": current["edited_at"].as_str().map_or(current["created_at"].clone(), |e| json!(e)),
-        "account": current["account"],
-        "poll": Value::Null,
-        "media_attachments": [],
-        "emojis": [],
-    }));
-    Ok(HttpResponse::Ok().json(versions))
+    let viewer = state.viewer(&req, caller.user_id());
+    let status = visible_status(&viewer, *path)?;
+    Ok(json_text(viewer.status_history(&status)?.ok_or(ApiError::NotFound)?))
 }
-
 /// The source text of one of the caller's statuses, for editing.
 #[utoipa::path(
     get, path = "/api/v1/statuses/{id}/source", tag = "statuses",
@@ -584,15 +536,13 @@ async fn status_history(
     )
 )]
 async fn status_source(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
+    path: web::Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:statuses"])?;
-    let status = own_status(&state, user.account.id, &path)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": status.id.to_string(),
-        "text": status.text,
-        "spoiler_text": status.spoiler_text,
-    })))
+    let me = user.account.id;
+    let status = own_status(&state.viewer(&req, Some(me)), me, *path)?;
+    Ok(HttpResponse::Ok().json(StatusSource { id: status.id, text: &status.text, spoiler_text: &status.spoiler_text }))
 }

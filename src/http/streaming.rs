@@ -10,10 +10,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use super::auth::bearer_token;
-use super::error::{ApiError, INVALID_TOKEN, OUTSIDE_SCOPES, USER_REQUIRED};
+use super::auth::{CurrentUser, bearer_token};
+use super::error::ApiError;
 use super::schemas;
-use crate::actors::session_supervisor::{CapExceeded, Conn};
+use crate::actors::connections::{CapExceeded, Conn};
 use crate::actors::sse_session::SseSession;
 use crate::actors::stream_core::{StreamCore, StreamError, StreamName};
 use crate::actors::ws_session;
@@ -66,20 +66,18 @@ fn stream_token(req: &HttpRequest) -> (Option<String>, Option<String>) {
     (protocol.clone(), protocol)
 }
 
-/// Authenticates and registers a connection (401, 403 or 429 before any upgrade).
+/// Authenticates (as every route does) and registers a connection: 401, 403, 422 or 429
+/// before any upgrade.
 fn open(
     state: &AppState,
     req: &HttpRequest,
     token: Option<String>,
     transport: &'static str,
 ) -> Result<StreamCore, ApiError> {
-    let token = token.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-    let principal = state.auth.verify(&token).map_err(|_| ApiError::Unauthorized(INVALID_TOKEN))?;
-    let user = principal.user_id.ok_or(ApiError::Unauthorized(USER_REQUIRED))?;
-    if !["read", "read:statuses", "read:notifications"].iter().any(|s| principal.scopes.grants(s)) {
-        return Err(ApiError::Forbidden(OUTSIDE_SCOPES.into()));
-    }
-    state.store.account(user)?.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+    // The same authentication as every route, with the token found where browsers put it.
+    let current = CurrentUser::authenticate(req, token)?;
+    current.require_scope(&["read", "read:statuses", "read:notifications"])?;
+    let (user, principal) = (current.account.id, current.principal);
     let socket = req.conn_data::<ClientSocket>().map(|s| (s.0, s.1));
     let connections = state.streams.connections.clone();
     let conn =
@@ -90,13 +88,7 @@ fn open(
             CapExceeded::Ip => "Too many streaming connections from this address".into(),
         })
     })?;
-    Ok(StreamCore::new(
-        conn,
-        connections,
-        state.store.clone(),
-        state.base_url(req),
-        state.settings.instance.domain.clone(),
-    ))
+    Ok(StreamCore::new(conn, connections, state.view.clone(), state.base_url(req)))
 }
 
 fn stream_error(e: StreamError) -> ApiError {
@@ -122,7 +114,7 @@ fn stream_error(e: StreamError) -> ApiError {
         (status = 101, description = "Switched to the WebSocket protocol"),
         (status = 200, description = "Without an upgrade, with `stream`: server-sent events", content_type = "text/event-stream", body = String),
         (status = 400, description = "Unknown stream, missing `tag` or `id`, or a failed handshake", body = schemas::ErrorBody),
-        schemas::Unauthorized,
+        schemas::UserErrors,
         (status = 403, description = "The token has no read scope", body = schemas::ErrorBody),
         (status = 404, description = "No upgrade and no `stream` (the streaming API is on this host), or an unknown thread", body = schemas::ErrorBody),
         (status = 429, description = "Too many open streams for this user or address", body = schemas::ErrorBody),
@@ -181,7 +173,7 @@ async fn websocket(
     responses(
         (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "Missing or invalid `tag` or `id`", body = schemas::ErrorBody),
-        schemas::Unauthorized,
+        schemas::UserErrors,
         (status = 403, description = "The token has no read scope", body = schemas::ErrorBody),
         (status = 404, description = "The thread does not exist or is not visible", body = schemas::ErrorBody),
         (status = 429, description = "Too many open streams for this user or address", body = schemas::ErrorBody),

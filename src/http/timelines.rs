@@ -1,8 +1,6 @@
 //! Timelines: home (served from the user's `TimelineActor` hot page when it can be,
 //! sled otherwise), public, hashtag, and an account's statuses; all paged with `Link`.
 
-use std::collections::{HashMap, HashSet};
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -14,10 +12,11 @@ use super::error::ApiError;
 use super::pagination::PageParams;
 use super::params::{Params, de};
 use super::schemas;
-use super::statuses::{parse_id, status_page};
+use super::statuses::status_page;
 use crate::actors::timeline::FetchHotPage;
 use crate::domain::{Id, Status};
 use crate::storage::{PageQuery, StorageError, Store};
+use crate::view::HomeFilter;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/timelines/home", web::get().to(home_timeline))
@@ -29,81 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn is_first_page(q: &PageQuery) -> bool {
     q.max_id.is_none() && q.since_id.is_none() && q.min_id.is_none()
-}
-
-/// Whether a home-timeline entry is shown to `me` now: it exists and is visible, its
-/// author is `me` or someone `me` follows, and a reply to someone else is shown only if
-/// `me` is that someone or follows them (Mastodon's home filter).
-pub fn home_entry_visible(store: &Store, me: Id, status: &Status) -> Result<bool, StorageError> {
-    HomeFilter { store, me, hidden: None, follows: HashMap::new() }.visible_status(status)
-}
-
-/// [`home_entry_visible`] for many entries of one viewer: whom the viewer hides (blocks
-/// either way, mutes) is read once, and whether they follow an author once per author.
-pub struct HomeFilter<'a> {
-    store: &'a Store,
-    me: Id,
-    /// Everyone `me` hides; `None` for a single check (point reads are cheaper then).
-    hidden: Option<HashSet<Id>>,
-    follows: HashMap<Id, bool>,
-}
-
-impl<'a> HomeFilter<'a> {
-    pub fn new(store: &'a Store, me: Id) -> Result<Self, StorageError> {
-        Ok(Self { store, me, hidden: Some(store.hidden_accounts(me)?), follows: HashMap::new() })
-    }
-
-    fn hides(&self, other: Id) -> Result<bool, StorageError> {
-        match &self.hidden {
-            Some(hidden) => Ok(hidden.contains(&other)),
-            None => self.store.hides(self.me, other),
-        }
-    }
-
-    fn follows(&mut self, author: Id) -> Result<bool, StorageError> {
-        if let Some(known) = self.follows.get(&author) {
-            return Ok(*known);
-        }
-        let known = self.store.follows(self.me, author)?;
-        self.follows.insert(author, known);
-        Ok(known)
-    }
-
-    pub fn visible(&mut self, id: Id) -> Result<bool, StorageError> {
-        match self.store.status(id)? {
-            Some(status) => self.visible_status(&status),
-            None => Ok(false),
-        }
-    }
-
-    /// [`HomeFilter::visible`] for a status already read.
-    pub fn visible_status(&mut self, status: &Status) -> Result<bool, StorageError> {
-        let (store, me) = (self.store, self.me);
-        if !store.can_view(Some(me), status)? {
-            return Ok(false);
-        }
-        if status.account_id == me {
-            return Ok(true);
-        }
-        if self.hides(status.account_id)? || !self.follows(status.account_id)? {
-            return Ok(false);
-        }
-        if let Some(original) = status.reblog_of
-            && let Some(o) = store.status(original)?
-            && self.hides(o.account_id)?
-        {
-            return Ok(false);
-        }
-        if status.reblog_of.is_none()
-            && let Some(replied) = status.in_reply_to_account_id
-            && replied != status.account_id
-            && replied != me
-            && !self.follows(replied)?
-        {
-            return Ok(false);
-        }
-        Ok(true)
-    }
 }
 
 /// The caller's home timeline: their own statuses and those of the accounts they follow.
@@ -192,23 +116,6 @@ struct PublicParams {
     only_media: Option<bool>,
 }
 
-fn viewer_of(caller: &MaybeCaller) -> Option<Id> {
-    caller.0.as_ref().and_then(|p| p.user_id)
-}
-
-/// For public and tag timelines: the status exists and, for a logged-in viewer, its
-/// author is not blocked or muted (either way for blocks).
-fn listed(store: &Store, viewer: Option<Id>, id: Id) -> Result<bool, StorageError> {
-    let Some(status) = store.status(id)? else { return Ok(false) };
-    if store.is_suspended(status.account_id)? {
-        return Ok(false);
-    }
-    match viewer {
-        Some(v) => Ok(!store.hides(v, status.account_id)?),
-        None => Ok(true),
-    }
-}
-
 /// Public statuses of every account (all are local).
 #[utoipa::path(
     get, path = "/api/v1/timelines/public", tag = "timelines",
@@ -230,10 +137,10 @@ async fn public_timeline(
     let ids = if p.remote == Some(true) || p.only_media == Some(true) {
         vec![]
     } else {
-        let viewer = viewer_of(&caller);
-        state.store.public_page(&q, |id| listed(&state.store, viewer, id))?
+        let viewer = state.viewer(&req, caller.user_id());
+        state.store.public_page(&q, |id| viewer.listed_id(id))?
     };
-    status_page(&req, &state, viewer_of(&caller), &ids)
+    status_page(&req, &state, caller.user_id(), &ids)
 }
 
 fn valid_tag(name: &str) -> Option<String> {
@@ -262,12 +169,12 @@ async fn tag_timeline(
     let q = p.page.query()?;
     let ids = match valid_tag(&path) {
         Some(tag) if p.remote != Some(true) && p.only_media != Some(true) => {
-            let viewer = viewer_of(&caller);
-            state.store.tag_page(&tag, &q, |id| listed(&state.store, viewer, id))?
+            let viewer = state.viewer(&req, caller.user_id());
+            state.store.tag_page(&tag, &q, |id| viewer.listed_id(id))?
         }
         _ => vec![],
     };
-    status_page(&req, &state, viewer_of(&caller), &ids)
+    status_page(&req, &state, caller.user_id(), &ids)
 }
 
 /// A hashtag.
@@ -335,11 +242,11 @@ async fn account_statuses(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeCaller,
-    path: web::Path<String>,
+    path: web::Path<Id>,
     Params(p): Params<AccountStatusParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let author = state.store.account(parse_id(&path)?)?.ok_or(ApiError::NotFound)?;
-    let viewer = viewer_of(&caller);
+    let author = state.store.account(*path)?.ok_or(ApiError::NotFound)?;
+    let viewer = state.viewer(&req, caller.user_id());
     let q = p.page.query()?;
     let tagged = p.tagged.as_deref().and_then(valid_tag);
     let store = &state.store;
@@ -356,12 +263,12 @@ async fn account_statuses(
         {
             return Ok(false);
         }
-        store.can_view(viewer, &s)
+        viewer.can_see(&s)
     };
     let ids = if p.only_media == Some(true) || p.pinned == Some(true) {
         vec![]
     } else {
         store.account_page(author.id, &q, keep)?
     };
-    status_page(&req, &state, viewer, &ids)
+    status_page(&req, &state, viewer.me, &ids)
 }

@@ -59,6 +59,16 @@ impl Store {
         }
     }
 
+    /// The stored bytes of account `id` (the render cache compares them).
+    pub fn account_bytes(&self, id: Id) -> Result<Option<sled::IVec>, StorageError> {
+        Ok(self.trees.userid_account.get(keys::id_key(id))?)
+    }
+
+    /// Decodes bytes read by [`Store::account_bytes`].
+    pub fn decode_account(&self, id: Id, bytes: &[u8]) -> Result<Account, StorageError> {
+        codec::decode(TREE, &keys::id_key(id), bytes)
+    }
+
     /// Finds an account by username, case-insensitively.
     pub fn account_by_username(&self, username: &str) -> Result<Option<Account>, StorageError> {
         let key = username.to_ascii_lowercase();

@@ -16,7 +16,8 @@
 //!   accounts, and every account's `followers_count`, `following_count` and
 //!   `statuses_count` (statuses that are not reblogs) equal those records;
 //! - `statusid_favouriters`/`userid_favourites` (and the bookmark pair) mirror each other;
-//! - every `userid_timeline` entry of an existing account points at an existing status,
+//! - every `userid_timeline` entry of an existing account points at an existing status
+//!   of the account itself or of someone it follows,
 //!   unless the status was deleted and its `Delete` fan-out job is still pending;
 //! - fan-out finished: a status with no pending job is in its author's home timeline,
 //!   and in every follower's when the author is not a celebrity, has at most
@@ -144,14 +145,20 @@ impl Store {
             r.pending_fanout_jobs += 1;
             match codec::decode::<FanoutJob>("fanout_jobs", &k, &v) {
                 Ok(job) => {
-                    let (s, delete) = match &job {
-                        FanoutJob::Publish(s) => (s, false),
-                        FanoutJob::Delete(s) => (s, true),
-                    };
-                    if keys::read_id(&k) != Some(s.id) || k.len() != 8 {
+                    let s = job.status();
+                    if k.as_ref() != job.key().as_slice() {
                         r.violation(format!("fanout_jobs key {} holds a job for status {}", show(&k), s.id));
                     }
-                    jobs.insert(s.id, delete);
+                    // An edit changes no timeline: only publishes and deletes count here.
+                    match job {
+                        FanoutJob::Publish(_) => {
+                            jobs.insert(s.id, false);
+                        }
+                        FanoutJob::Delete(_) => {
+                            jobs.insert(s.id, true);
+                        }
+                        FanoutJob::Edit(_) => {}
+                    }
                 }
                 Err(e) => r.violation(format!("fanout_jobs {}: {e}", show(&k))),
             }
@@ -427,12 +434,19 @@ impl Store {
             r.timeline_entries += 1;
             if !accounts.contains_key(&user) {
                 r.timeline_entries_of_deleted_accounts += 1;
-            } else if !statuses.contains_key(&id) {
-                if jobs.get(&id) == Some(&true) {
-                    r.timeline_entries_awaiting_delete += 1;
-                } else {
-                    r.violation(format!("home timeline of {user} lists missing status {id} (no delete pending)"));
+            } else if let Some(s) = statuses.get(&id) {
+                // Unfollowing takes the author's statuses out in the same transaction,
+                // and a fan-out holds the author's lock: nobody holds a stranger's post.
+                if s.account_id != user && t.userid_following.get(keys::pair_key(user, s.account_id))?.is_none() {
+                    r.violation(format!(
+                        "home timeline of {user} holds status {id} of {}, whom they do not follow",
+                        s.account_id
+                    ));
                 }
+            } else if jobs.get(&id) == Some(&true) {
+                r.timeline_entries_awaiting_delete += 1;
+            } else {
+                r.violation(format!("home timeline of {user} lists missing status {id} (no delete pending)"));
             }
         }
         let fanned_out = |id: Id| !jobs.contains_key(&id);
@@ -452,6 +466,20 @@ impl Store {
                 let Some(s) = statuses.get(id) else { continue };
                 if s.visibility == Visibility::Direct || !fanned_out(*id) {
                     continue;
+                }
+                // A reblog is left out of a home that already shows its original
+                // (`REBLOG_FALLOFF`): checked loosely, as the original being there.
+                if let Some(original) = s.reblog_of {
+                    let mut shown = t.userid_timeline.get(keys::pair_key(follower, original))?.is_some();
+                    for row in t.statusid_rebloggers.scan_prefix(keys::id_key(original)) {
+                        let (_, wrapper) = row?;
+                        shown |= keys::read_id(&wrapper).is_some_and(|w| {
+                            w != *id && t.userid_timeline.get(keys::pair_key(follower, w)).ok().flatten().is_some()
+                        });
+                    }
+                    if shown {
+                        continue;
+                    }
                 }
                 expected += 1;
                 if t.userid_timeline.get(keys::pair_key(follower, *id))?.is_none() {

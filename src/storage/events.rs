@@ -155,11 +155,19 @@ impl Store {
     /// Appends events for the users among `items` who hold a lease; returns the
     /// `(user, seq)` numbers given. Not yet durable: the caller flushes, then calls
     /// [`Store::mark_events_durable`].
-    pub fn append_events(&self, items: &[(Id, EventKind)]) -> Result<Vec<(Id, u64)>, StorageError> {
+    ///
+    /// `replay_of`: the work that logs them may have run before (a fan-out job replayed
+    /// after a crash or a failed flush) and began at this time; then an event a user's
+    /// log already holds since then is not logged again, so resume stays exactly once.
+    pub fn append_events(
+        &self,
+        items: &[(Id, EventKind)],
+        replay_of: Option<i64>,
+    ) -> Result<Vec<(Id, u64, EventKind)>, StorageError> {
         let now = now_millis();
         let mut wanted = Vec::with_capacity(items.len());
         for (user, kind) in items {
-            if self.logs_events_for(*user, now)? {
+            if self.logs_events_for(*user, now)? && !self.replayed(*user, *kind, replay_of)? {
                 wanted.push((*user, *kind));
             }
         }
@@ -167,7 +175,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut out = Vec::with_capacity(wanted.len());
-        let mut batch = sled::Batch::default();
+        let mut batches = vec![sled::Batch::default()];
         let mut prune = Vec::new();
         // Pruning scans from the oldest event; often enough that at most an eighth of
         // the retained count (and at most 64) is over the limit.
@@ -185,14 +193,22 @@ impl Store {
                     }
                 };
                 next.insert(user, seq + 1);
-                batch.insert(&event_key(user, seq), codec::encode(&StreamEvent { seq, at_ms: now, kind })?);
+                if !out.is_empty() && out.len().is_multiple_of(super::timelines::WRITE_CHUNK) {
+                    batches.push(sled::Batch::default());
+                }
+                if let Some(batch) = batches.last_mut() {
+                    batch.insert(&event_key(user, seq), codec::encode(&StreamEvent { seq, at_ms: now, kind })?);
+                }
                 if seq.is_multiple_of(prune_every) {
                     prune.push(user);
                 }
-                out.push((user, seq));
+                out.push((user, seq, kind));
             }
             // Inside the lock: a higher number is never in the tree before a lower one.
-            self.trees.userid_events.apply_batch(batch)?;
+            // In chunks, so a concurrent read never waits behind a whole big fan-out.
+            for batch in batches {
+                self.trees.userid_events.apply_batch(batch)?;
+            }
         }
         for user in prune {
             self.prune_events(user, now)?;
@@ -200,9 +216,27 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether `user`'s log already holds `kind` logged at or after `since` (minus a
+    /// minute of clock slack): read from the newest event back, only on a replay.
+    fn replayed(&self, user: Id, kind: EventKind, since: Option<i64>) -> Result<bool, StorageError> {
+        let Some(since) = since else { return Ok(false) };
+        let range = event_key(user, 0)..=event_key(user, u64::MAX);
+        for row in self.trees.userid_events.range(range).rev() {
+            let (k, v) = row?;
+            let event: StreamEvent = codec::decode(TREE, &k, &v)?;
+            if event.at_ms < since - 60_000 {
+                break;
+            }
+            if event.kind == kind {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Records that the given events are on disk (and with them every lower number).
-    pub fn mark_events_durable(&self, appended: &[(Id, u64)]) {
-        for (user, seq) in appended {
+    pub fn mark_events_durable(&self, appended: &[(Id, u64, EventKind)]) {
+        for (user, seq, _) in appended {
             let mut mark = self.events.durable.entry(*user).or_insert(0);
             if *mark < *seq {
                 *mark = *seq;
@@ -286,11 +320,11 @@ mod tests {
         let (alice, bob) = (Id(1), Id(2));
         assert!(!store.open_stream_lease(alice).unwrap(), "no lease before the first connection");
         let appended =
-            store.append_events(&[(alice, EventKind::Update(Id(10))), (bob, EventKind::Update(Id(10)))]).unwrap();
-        assert_eq!(appended, vec![(alice, 1)], "bob never streamed: nothing logged for him");
+            store.append_events(&[(alice, EventKind::Update(Id(10))), (bob, EventKind::Update(Id(10)))], None).unwrap();
+        assert_eq!(appended, vec![(alice, 1, EventKind::Update(Id(10)))], "bob never streamed: nothing logged for him");
         assert!(store.events_after(alice, 0, 10).unwrap().events.is_empty(), "not durable yet");
         store.mark_events_durable(&appended);
-        let second = store.append_events(&[(alice, EventKind::Delete(Id(10)))]).unwrap();
+        let second = store.append_events(&[(alice, EventKind::Delete(Id(10)))], None).unwrap();
         store.mark_events_durable(&second);
         let read = store.events_after(alice, 0, 10).unwrap();
         assert_eq!(read.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
@@ -308,7 +342,7 @@ mod tests {
         let user = Id(5);
         store.open_stream_lease(user).unwrap();
         for i in 0..200 {
-            let appended = store.append_events(&[(user, EventKind::Update(Id(i)))]).unwrap();
+            let appended = store.append_events(&[(user, EventKind::Update(Id(i)))], None).unwrap();
             store.mark_events_durable(&appended);
         }
         let read = store.events_after(user, 3, 1000).unwrap();

@@ -104,6 +104,13 @@ impl Store {
         self.set_follow(follower, followee, false).await
     }
 
+    /// Holds `authors`' follow-ordering locks (see [`AuthorLocks`]) while the guard
+    /// lives: the fan-out holds its author's while it reads the followers and writes
+    /// their timelines, so an unfollow is wholly before or wholly after it.
+    pub fn lock_authors(&self, authors: impl IntoIterator<Item = Id>) -> Vec<MutexGuard<'_, ()>> {
+        self.author_locks.lock(authors)
+    }
+
     async fn set_follow(&self, follower: Id, followee: Id, on: bool) -> Result<bool, StorageError> {
         let t = &self.trees;
         let guard = self.author_locks.lock([followee]);

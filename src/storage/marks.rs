@@ -19,6 +19,21 @@ pub enum Mark {
 }
 
 impl Store {
+    /// Everyone with a mark of their own on status `id`: who favourited, bookmarked or
+    /// reblogged it (three range scans; empty for a new status).
+    pub fn markers(&self, id: Id) -> Result<std::collections::HashSet<Id>, StorageError> {
+        let mut out = std::collections::HashSet::new();
+        let t = &self.trees;
+        for tree in [&t.statusid_favouriters, &t.statusid_bookmarkers, &t.statusid_rebloggers] {
+            for row in tree.scan_prefix(keys::id_key(id)) {
+                if let Some((_, user)) = keys::read_pair(&row?.0) {
+                    out.insert(user);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn mark_trees(&self, mark: Mark) -> (&sled::Tree, &sled::Tree) {
         match mark {
             Mark::Favourite => (&self.trees.statusid_favouriters, &self.trees.userid_favourites),

@@ -18,7 +18,6 @@ pub mod marks;
 pub mod moderation;
 pub mod notifications;
 pub mod relations;
-pub mod rendered;
 pub mod sessions;
 pub mod statuses;
 pub mod timelines;
@@ -133,6 +132,8 @@ pub(crate) struct Trees {
     pub userid_blockedby: sled::Tree,
     /// MuterId ++ MutedId → ()
     pub userid_mutes: sled::Tree,
+    /// MutedId ++ MuterId → () (mirror of `userid_mutes`: who mutes an author)
+    pub userid_mutedby: sled::Tree,
     /// TargetId ++ RequesterId → () (pending follow requests to locked accounts)
     pub userid_followrequests: sled::Tree,
     /// StatusId ++ EditId → StatusVersion (earlier versions of edited statuses)
@@ -159,7 +160,6 @@ pub struct Store {
     ids: Arc<IdGenerator>,
     pub(crate) followers: Arc<follows::FollowerCache>,
     pub(crate) author_locks: Arc<follows::AuthorLocks>,
-    pub(crate) rendered: Arc<rendered::RenderCache>,
     pub(crate) events: Arc<events::EventLog>,
     /// The day each user was last recorded active (see `mark_active`).
     pub(crate) active_days: Arc<dashmap::DashMap<Id, u32>>,
@@ -201,6 +201,7 @@ impl Store {
             userid_blocks: tree("userid_blocks")?,
             userid_blockedby: tree("userid_blockedby")?,
             userid_mutes: tree("userid_mutes")?,
+            userid_mutedby: tree("userid_mutedby")?,
             userid_followrequests: tree("userid_followrequests")?,
             statusid_edits: tree("statusid_edits")?,
             userid_events: tree("userid_events")?,
@@ -210,6 +211,15 @@ impl Store {
             metricday_count: tree("metricday_count")?,
             dayuser_active: tree("dayuser_active")?,
         };
+        // Data written before `userid_mutedby` existed: build the mirror once.
+        if trees.userid_mutedby.is_empty() && !trees.userid_mutes.is_empty() {
+            for row in trees.userid_mutes.iter() {
+                let (k, _) = row?;
+                if let Some((muter, muted)) = keys::read_pair(&k) {
+                    trees.userid_mutedby.insert(keys::pair_key(muted, muter), &[])?;
+                }
+            }
+        }
         let ids = IdGenerator::new(node_id);
         // Ids must stay above everything already stored, whatever the clock says.
         for t in [
@@ -233,7 +243,6 @@ impl Store {
             ids: Arc::new(ids),
             followers: Arc::new(follows::FollowerCache::default()),
             author_locks: Arc::default(),
-            rendered: Arc::default(),
             events: Arc::new(events::EventLog::default()),
             active_days: Arc::default(),
         })

@@ -23,13 +23,34 @@ pub struct Counters {
     pub favourites: u64,
 }
 
-/// Pending fan-out work, keyed by status id.
+/// Pending fan-out work, keyed by status id (an edit: status id ++ 1, so an edit never
+/// replaces a publish that has not run yet; a delete replaces both).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FanoutJob {
-    /// Deliver a new status to its audience's home timelines.
+    /// Deliver a new status to its audience's home timelines and streams, and notify
+    /// whom it mentions (or, for a reblog, the original's author).
     Publish(Status),
     /// Remove a deleted status from every home timeline it reached.
     Delete(Status),
+    /// Tell the streams of everyone whose home has it that a status changed.
+    Edit(Status),
+}
+
+impl FanoutJob {
+    pub fn status(&self) -> &Status {
+        match self {
+            Self::Publish(s) | Self::Delete(s) | Self::Edit(s) => s,
+        }
+    }
+
+    /// Its key in `fanout_jobs`.
+    pub fn key(&self) -> Vec<u8> {
+        let mut key = keys::id_key(self.status().id).to_vec();
+        if matches!(self, Self::Edit(_)) {
+            key.push(1);
+        }
+        key
+    }
 }
 
 /// What prevented a status from being created.
@@ -189,6 +210,16 @@ impl Store {
         }
     }
 
+    /// The stored bytes of status `id` (the render cache compares them).
+    pub fn status_bytes(&self, id: Id) -> Result<Option<sled::IVec>, StorageError> {
+        Ok(self.trees.statusid_status.get(keys::id_key(id))?)
+    }
+
+    /// Decodes bytes read by [`Store::status_bytes`].
+    pub fn decode_status(&self, id: Id, bytes: &[u8]) -> Result<Status, StorageError> {
+        codec::decode(STATUSES, &keys::id_key(id), bytes)
+    }
+
     pub fn counters(&self, id: Id) -> Result<Counters, StorageError> {
         let key = keys::id_key(id);
         match self.trees.statusid_counters.get(key)? {
@@ -258,8 +289,9 @@ impl Store {
                     bump_account(accounts, s.account_id, |a| a.statuses_count = a.statuses_count.saturating_sub(1))?;
                 }
                 counters.remove(&sid)?;
-                let job = codec::encode(&FanoutJob::Delete(s.clone())).map_err(storage)?;
-                jobs.insert(&sid, job)?;
+                let job = FanoutJob::Delete(s.clone());
+                jobs.remove(FanoutJob::Edit(s.clone()).key())?;
+                jobs.insert(job.key(), codec::encode(&job).map_err(storage)?)?;
             }
             Ok(())
         });
@@ -270,37 +302,6 @@ impl Store {
         })?;
         self.durable().await?;
         Ok(removed)
-    }
-
-    /// Whether `viewer` (None: logged out) may see `status`: its author always; public
-    /// and unlisted posts anyone; private posts followers and the mentioned; direct posts
-    /// only the mentioned. A reblog is visible when its original is.
-    pub fn can_view(&self, viewer: Option<Id>, status: &Status) -> Result<bool, StorageError> {
-        if let Some(original) = status.reblog_of {
-            return match self.status(original)? {
-                Some(o) => self.can_view(viewer, &o),
-                None => Ok(false),
-            };
-        }
-        if viewer == Some(status.account_id) {
-            return Ok(true);
-        }
-        // A suspended account's posts are gone from view (until the suspension is lifted).
-        if self.is_suspended(status.account_id)? {
-            return Ok(false);
-        }
-        // Someone who blocked you: their posts are not there for you.
-        if let Some(v) = viewer
-            && self.blocks(status.account_id, v)?
-        {
-            return Ok(false);
-        }
-        Ok(match (status.visibility, viewer) {
-            (Visibility::Public | Visibility::Unlisted, _) => true,
-            (_, None) => false,
-            (Visibility::Private, Some(v)) => status.mentions_account(v) || self.follows(v, status.account_id)?,
-            (Visibility::Direct, Some(v)) => status.mentions_account(v),
-        })
     }
 
     /// Every pending fan-out job (replayed at start-up).
@@ -321,19 +322,15 @@ impl Store {
 
     /// Whether this exact job is still pending (a job already done is not run again).
     pub fn fanout_job_pending(&self, job: &FanoutJob) -> Result<bool, StorageError> {
-        let (id, expected) = match job {
-            FanoutJob::Publish(s) | FanoutJob::Delete(s) => (s.id, codec::encode(job)?),
-        };
-        Ok(self.trees.fanout_jobs.get(keys::id_key(id))?.is_some_and(|v| v.as_ref() == expected.as_slice()))
+        let expected = codec::encode(job)?;
+        Ok(self.trees.fanout_jobs.get(job.key())?.is_some_and(|v| v.as_ref() == expected.as_slice()))
     }
 
     /// Marks a fan-out job done, unless it was replaced meanwhile (a delete that
-    /// followed the publish keeps its own job).
+    /// followed the publish keeps its own job; a second edit, its own).
     pub fn finish_fanout_job(&self, job: &FanoutJob) -> Result<(), StorageError> {
-        let (id, expected) = match job {
-            FanoutJob::Publish(s) | FanoutJob::Delete(s) => (s.id, codec::encode(job)?),
-        };
-        let _ = self.trees.fanout_jobs.compare_and_swap(keys::id_key(id), Some(expected), None::<&[u8]>)?;
+        let expected = codec::encode(job)?;
+        let _ = self.trees.fanout_jobs.compare_and_swap(job.key(), Some(expected), None::<&[u8]>)?;
         Ok(())
     }
 
@@ -364,7 +361,7 @@ pub struct StatusVersion {
 
 impl Store {
     /// Replaces a status's text, keeping the previous version in its history and the tag
-    /// index in step; durable on return.
+    /// index in step, with the fan-out job that tells the streams; durable on return.
     pub async fn edit_status(&self, old: &Status, new: &Status) -> Result<(), StorageError> {
         let t = &self.trees;
         let version = StatusVersion {
@@ -379,15 +376,18 @@ impl Store {
         let value = codec::encode(new)?;
         let edit_key = keys::pair_key(old.id, self.next_id());
         let sid = keys::id_key(old.id);
-        let trees = [&t.statusid_status, &t.statusid_edits, &t.tag_statusids];
+        let job = FanoutJob::Edit(new.clone());
+        let job_value = codec::encode(&job)?;
+        let trees = [&t.statusid_status, &t.statusid_edits, &t.tag_statusids, &t.fanout_jobs];
         trees[..]
             .transaction(|tx| {
-                let (statuses, edits, tags) = (&tx[0], &tx[1], &tx[2]);
+                let (statuses, edits, tags, jobs) = (&tx[0], &tx[1], &tx[2], &tx[3]);
                 if statuses.get(sid)?.is_none() {
                     return Ok::<(), ConflictableTransactionError<StorageError>>(());
                 }
                 edits.insert(&edit_key, version.as_slice())?;
                 statuses.insert(&sid, value.as_slice())?;
+                jobs.insert(job.key(), job_value.as_slice())?;
                 if old.visibility == Visibility::Public {
                     for tag in &old.tags {
                         tags.remove(tag_key(tag, old.id))?;

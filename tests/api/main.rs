@@ -9,6 +9,7 @@ mod admin_cli;
 mod bad_input;
 mod instance;
 mod jwt;
+mod layers;
 mod metrics;
 mod model;
 mod moderation;

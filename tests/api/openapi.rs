@@ -23,10 +23,12 @@ fn registered_routes() -> BTreeSet<(String, String)> {
             sources.insert(path.display().to_string(), std::fs::read_to_string(&path).unwrap());
         }
     }
-    // Paths given as constants (`DEFAULT_AVATAR_PATH`).
+    // Paths given as constants (`DEFAULT_AVATAR_PATH`, some defined by the view layer).
     let constant = Regex::new(r#"const ([A-Z_]+): &str = "([^"]+)";"#).unwrap();
+    let view = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/view/account.rs")).unwrap();
     let constants: BTreeMap<String, String> = sources
         .values()
+        .chain(std::iter::once(&view))
         .flat_map(|s| constant.captures_iter(s).map(|c| (c[1].to_owned(), c[2].to_owned())).collect::<Vec<_>>())
         .collect();
     let route = Regex::new(r#"\.route\(\s*("([^"]+)"|([A-Z_]+))\s*,\s*web::(get|post|put|patch|delete)\(\)"#).unwrap();

@@ -463,11 +463,13 @@ async fn ws_bad_missing_revoked_or_app_tokens_get_401_before_the_upgrade() {
     let forged = String::from_utf8(forged).unwrap();
     let (status, _) = ws_refused(ws_request(&app, "", Some(&forged))).await;
     assert_eq!(status, 401);
-    // An app-only token (client credentials): no user.
+    // An app-only token (client credentials): no user — 422, as every route for a user.
     let oauth = app.create_app("read").await;
     let app_only = app.app_token(&oauth, "read").await;
     let (status, body) = ws_refused(ws_request(&app, "", Some(&app_only))).await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 422, "{body}");
+    let res = app.client.get(app.url("/api/v1/timelines/home")).bearer_auth(&app_only).send().await.unwrap();
+    assert_eq!(res.status(), 422, "the REST answer for the same token");
     // A revoked session's token.
     let login = app.login("bob").await;
     let revoked = login["access_token"].as_str().unwrap();
