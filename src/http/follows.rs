@@ -47,8 +47,10 @@ fn recount(state: &AppState, followee: Id) -> Result<(), ApiError> {
     if let Some(account) = state.store.account(followee)?
         && state.celebrities.update(followee, account.followers_count)
     {
-        for follower in state.store.follower_ids(followee)? {
-            state.store.merge_author_into(follower, followee)?;
+        // One transaction: a crash leaves every follower merged or none.
+        let followers = state.store.follower_ids(followee)?;
+        state.store.merge_author_into_all(&followers, followee)?;
+        for follower in followers {
             state.timelines.notify(follower, Reload);
         }
     }

@@ -530,6 +530,43 @@ mod tests {
         store.finish_fanout_job(&FanoutJob::Publish(s.clone())).unwrap();
     }
 
+    /// An unfollow racing a fan-out: the fan-out holds the author's lock from reading the
+    /// followers to writing their timelines (as the router does), and the unfollow takes
+    /// the same lock, so it waits and then takes the status out. Without the lock the
+    /// unfollow runs in the gap and the fan-out leaves an entry the check flags.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unfollow_during_a_fanout_leaves_no_entry_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        let (alice, bob) = (Id(1), Id(2));
+        store.create_account(&account(1, "alice")).await.unwrap();
+        store.create_account(&account(2, "bob")).await.unwrap();
+        assert!(store.follow(bob, alice).await.unwrap());
+        let post = status(&store, alice, "racing", None);
+        store.create_status(&post, None).await.unwrap();
+
+        let (read_tx, read_rx) = std::sync::mpsc::channel();
+        let fanout = {
+            let (store, post) = (store.clone(), post.clone());
+            std::thread::spawn(move || {
+                let guard = store.lock_authors([post.account_id]);
+                let mut audience = store.follower_ids(post.account_id).unwrap();
+                audience.push(post.account_id);
+                read_tx.send(()).unwrap();
+                // The gap an unfollow would fall into without the lock.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                store.add_to_timelines(post.id, &audience).unwrap();
+                drop(guard);
+                store.finish_fanout_job(&FanoutJob::Publish(post.clone())).unwrap();
+            })
+        };
+        read_rx.recv().unwrap();
+        assert!(store.unfollow(bob, alice).await.unwrap());
+        fanout.join().unwrap();
+        let report = store.check_invariants().unwrap();
+        assert_eq!(report.violations, Vec::<String>::new());
+    }
+
     /// Follows racing an author's new statuses: each status either is in the list the
     /// follow merges or reaches the new follower through its fan-out (the crash test found
     /// statuses that fell between the two, when the follow read the author's statuses

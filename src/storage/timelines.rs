@@ -133,13 +133,7 @@ impl Store {
 
     /// After `user` follows `author`: the author's newest statuses join the home timeline.
     pub fn merge_author_into(&self, user: Id, author: Id) -> Result<(), StorageError> {
-        let ids = self.author_status_ids(author, MERGE_LIMIT)?;
-        let mut batch = sled::Batch::default();
-        for id in ids {
-            batch.insert(&keys::pair_key(user, id), &[]);
-        }
-        self.trees.userid_timeline.apply_batch(batch)?;
-        Ok(())
+        self.merge_author_into_all(&[user], author)
     }
 
     /// The newest `limit` status ids of an author (reblogs included), newest first.

@@ -92,6 +92,22 @@ impl TestApp {
         start(settings, dir).await
     }
 
+    /// Stops the server gracefully and opens its store, as `starling admin check` does.
+    pub async fn stop_and_open(mut self) -> (starling::storage::Store, tempfile::TempDir) {
+        self.handle.stop(true).await;
+        if let Some(join) = self.join.take() {
+            join.await.unwrap().unwrap();
+        }
+        let TestApp { settings, dir, .. } = self;
+        for _ in 0..100 {
+            if let Ok(store) = starling::storage::Store::open(&settings.storage.path, settings.storage.node_id) {
+                return (store, dir);
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the stopped server's store did not open");
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {

@@ -214,3 +214,62 @@ async fn locked_accounts_get_follow_requests() {
     let rel = ok_json(app.get(&format!("/api/v1/accounts/relationships?id[]={alice_id}"), Some(&carol)).await).await;
     assert_eq!((rel[0]["following"].as_bool(), rel[0]["requested"].as_bool()), (Some(false), Some(false)));
 }
+
+/// An unfollow racing a fan-out: the fan-out holds the author's lock while it reads the
+/// followers and writes their timelines, so the former follower's timeline never keeps
+/// a status of the author (`starling admin check` flags such an entry).
+#[actix_web::test]
+async fn an_unfollow_racing_fanouts_leaves_no_entry_behind() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    let (carol, _) = app.user("carol").await;
+    app.follow(&carol, &alice_id).await;
+    let mut expected = Vec::new();
+    for round in 0..5 {
+        app.follow(&bob, &alice_id).await;
+        let texts: Vec<String> = (0..8).map(|i| format!("round {round} post {i}")).collect();
+        let posts = texts.iter().map(|text| app.say(&alice, text));
+        let unfollow = async {
+            post(&app, &format!("/api/v1/accounts/{alice_id}/unfollow"), &bob).await;
+        };
+        let (ids, ()) = futures_util::future::join(futures_util::future::join_all(posts), unfollow).await;
+        expected = ids;
+        // Every fan-out of the round is done once carol has all of them.
+        let want: Vec<&str> = expected.iter().map(String::as_str).collect();
+        let home = eventually_home(&app, &carol, &want).await;
+        assert!(want.iter().all(|w| home.iter().any(|h| h == w)), "carol's home misses posts");
+    }
+    assert_eq!(expected.len(), 8);
+    assert!(app.page_ids("/api/v1/timelines/home", Some(&bob)).await.is_empty());
+    let (store, _dir) = app.stop_and_open().await;
+    let report = store.check_invariants().unwrap();
+    assert!(report.is_clean(), "{:?}", report.violations);
+}
+
+/// A boost of a post already among the newest 40 entries of a home timeline is left
+/// out of that timeline (Mastodon's `REBLOG_FALLOFF`); others still get it.
+#[actix_web::test]
+async fn a_reblog_of_a_recent_post_is_not_added_twice() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, bob_id) = app.user("bob").await;
+    let (carol, _) = app.user("carol").await;
+    let (dave, dave_id) = app.user("dave").await;
+    app.follow(&carol, &alice_id).await;
+    app.follow(&carol, &bob_id).await;
+    app.follow(&dave, &bob_id).await;
+    let original = app.say(&alice, "worth a boost").await;
+    assert_eq!(eventually_home(&app, &carol, &[&original]).await, vec![original.clone()]);
+    let wrapper = ok_json(post(&app, &format!("/api/v1/statuses/{original}/reblog"), &bob).await).await;
+    let wrapper_id = wrapper["id"].as_str().unwrap().to_owned();
+    // dave, who never saw the original, gets the boost; the job is done once he has it.
+    assert_eq!(eventually_home(&app, &dave, &[&wrapper_id]).await, vec![wrapper_id.clone()]);
+    assert_eq!(app.page_ids("/api/v1/timelines/home", Some(&carol)).await, vec![original.clone()]);
+    // A second boost (by someone else) of the same post is left out as well.
+    app.follow(&carol, &dave_id).await;
+    let again = ok_json(post(&app, &format!("/api/v1/statuses/{original}/reblog"), &dave).await).await;
+    let again_id = again["id"].as_str().unwrap().to_owned();
+    assert_eq!(eventually_home(&app, &dave, &[&again_id]).await.first(), Some(&again_id));
+    assert_eq!(app.page_ids("/api/v1/timelines/home", Some(&carol)).await, vec![original]);
+}
