@@ -16,7 +16,8 @@
 //! - [`http`]: actix-web handlers and extractors; nothing outside it imports it.
 //! - [`admin`]: the `starling admin …` command-line tasks.
 //! - [`metrics`]: the Prometheus recorder behind `/metrics`.
-//! - `fuzzing` (hidden): the fuzz targets run by `fuzz/` and `tests/fuzz_smoke.rs`.
+//! - `fuzzing` (feature `fuzzing`, off by default): the fuzz targets run by `fuzz/` and
+//!   `tests/fuzz_smoke.rs`, on the handlers' own request types.
 
 pub mod actors;
 pub mod admin;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 #[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
 pub mod metrics;

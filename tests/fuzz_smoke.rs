@@ -12,10 +12,10 @@
 //! stderr (see them with `--nocapture`); `scripts/fuzz` runs this for a given time when
 //! cargo-fuzz and nightly are not available.
 //!
-//! `FUZZ_REPLAY=<file or directory> cargo test --test fuzz_smoke -- --exact fuzz_<target>`
+//! `FUZZ_REPLAY=<file or directory> cargo test --features fuzzing --test fuzz_smoke -- --exact fuzz_<target>`
 //! runs a target on saved inputs instead (a libFuzzer crash artifact, a corpus).
 //!
-//! `FUZZ_CORPUS_DIR=fuzz cargo test --test fuzz_smoke -- --ignored write_seed_corpus`
+//! `FUZZ_CORPUS_DIR=fuzz cargo test --features fuzzing --test fuzz_smoke -- --ignored write_seed_corpus`
 //! writes the seeds to `<dir>/corpus/<target>/` and the dictionaries to
 //! `<dir>/dict/<target>.dict` for libFuzzer.
 

@@ -27,26 +27,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize, ToSchema)]
-struct Registration {
+pub(crate) struct Registration {
     /// Letters, digits and underscores, at most 30 (unique, case-insensitively).
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_]{1,30}$")]
-    username: Option<String>,
+    pub(crate) username: Option<String>,
     /// An e-mail address (unique).
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String, pattern = "^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s]*[^@\\s.]$", max_length = 254)]
-    email: Option<String>,
+    pub(crate) email: Option<String>,
     /// At least 8 characters, at most 1024 bytes.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String, min_length = 8)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     /// Acceptance of the server's rules: must be true.
     #[serde(default, deserialize_with = "de::bool")]
     #[schema(required = true, schema_with = must_be_true)]
-    agreement: bool,
+    pub(crate) agreement: bool,
     /// The user's language (default `en`).
     #[serde(default, deserialize_with = "de::opt_string")]
-    locale: Option<String>,
+    pub(crate) locale: Option<String>,
 }
 
 /// The schema of a boolean that must be `true`.
@@ -140,21 +140,21 @@ async fn verify_credentials(
 }
 
 #[derive(Deserialize, ToSchema)]
-struct CredentialsUpdate {
+pub(crate) struct CredentialsUpdate {
     /// At most 30 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(max_length = 30)]
-    display_name: Option<String>,
+    pub(crate) display_name: Option<String>,
     /// The bio, plain text, at most 500 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(max_length = 500)]
-    note: Option<String>,
+    pub(crate) note: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool")]
-    locked: Option<bool>,
+    pub(crate) locked: Option<bool>,
     #[serde(default, deserialize_with = "de::opt_bool")]
-    bot: Option<bool>,
+    pub(crate) bot: Option<bool>,
     #[serde(default, deserialize_with = "de::opt_bool")]
-    discoverable: Option<bool>,
+    pub(crate) discoverable: Option<bool>,
 }
 
 /// Updates the caller's profile.
@@ -227,11 +227,11 @@ async fn get_account(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Lookup {
+pub(crate) struct Lookup {
     /// `username` or `username@domain`.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(required = true, value_type = String)]
-    acct: Option<String>,
+    pub(crate) acct: Option<String>,
 }
 
 /// An account by `acct` (`name` or `name@this.domain`).
@@ -265,10 +265,10 @@ async fn lookup_account(
 }
 
 #[derive(Deserialize, ToSchema)]
-struct DeleteAccount {
+pub(crate) struct DeleteAccount {
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 /// Deletes the caller's own account after confirming the password: every session ends,

@@ -114,24 +114,24 @@ fn user_report(state: &AppState, req: &HttpRequest, r: &Report, target: &Account
 }
 
 #[derive(Deserialize, ToSchema)]
-struct NewReport {
+pub(crate) struct NewReport {
     /// The account reported (required).
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String)]
-    account_id: Option<String>,
+    pub(crate) account_id: Option<String>,
     /// Statuses of that account, as evidence.
     #[serde(default, deserialize_with = "de::string_list")]
-    status_ids: Vec<String>,
+    pub(crate) status_ids: Vec<String>,
     /// At most 1000 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool")]
-    forward: Option<bool>,
+    pub(crate) forward: Option<bool>,
     /// `spam`, `legal`, `violation` or `other` (default).
     #[serde(default, deserialize_with = "de::opt_string")]
-    category: Option<String>,
+    pub(crate) category: Option<String>,
     #[serde(default, deserialize_with = "de::string_list")]
-    rule_ids: Vec<String>,
+    pub(crate) rule_ids: Vec<String>,
 }
 
 /// Reports an account (and some of its statuses) to the moderators.

@@ -24,21 +24,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize, ToSchema)]
-struct CreateApp {
+pub(crate) struct CreateApp {
     /// At most 60 characters.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String, min_length = 1, max_length = 60, pattern = "[^\\s]")]
-    client_name: Option<String>,
+    pub(crate) client_name: Option<String>,
     /// Absolute URIs, or `urn:ietf:wg:oauth:2.0:oob`; one string with one URI per line is
     /// accepted too.
     #[serde(default, deserialize_with = "de::string_list")]
     #[schema(required = true, min_items = 1)]
-    redirect_uris: Vec<String>,
+    pub(crate) redirect_uris: Vec<String>,
     /// Space-separated; default `read`.
     #[serde(default, deserialize_with = "de::opt_string")]
-    scopes: Option<String>,
+    pub(crate) scopes: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    website: Option<String>,
+    pub(crate) website: Option<String>,
 }
 
 fn valid_redirect(uri: &str) -> bool {

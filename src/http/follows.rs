@@ -232,11 +232,11 @@ async fn unmute(state: web::Data<AppState>, user: CurrentUser, path: web::Path<I
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Ids {
+pub(crate) struct Ids {
     /// Account ids (`id[]=1&id[]=2`).
     #[serde(default, deserialize_with = "de::string_list")]
     #[param(rename = "id[]")]
-    id: Vec<String>,
+    pub(crate) id: Vec<String>,
 }
 
 /// The caller's relationships with the given accounts (unknown ids are left out).

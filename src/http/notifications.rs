@@ -35,22 +35,22 @@ fn entity(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ListParams {
+pub(crate) struct ListParams {
     #[serde(flatten)]
     #[param(ignore)]
-    page: PageParams,
+    pub(crate) page: PageParams,
     /// Only these types (`types[]=mention&types[]=follow`).
     #[serde(default, deserialize_with = "de::string_list")]
     #[param(rename = "types[]")]
-    types: Vec<String>,
+    pub(crate) types: Vec<String>,
     /// Not these types.
     #[serde(default, deserialize_with = "de::string_list")]
     #[param(rename = "exclude_types[]")]
-    exclude_types: Vec<String>,
+    pub(crate) exclude_types: Vec<String>,
     /// Only from this account (a numeric id; anything else is a 400).
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String)]
-    account_id: Option<String>,
+    pub(crate) account_id: Option<String>,
 }
 
 /// The caller's notifications, newest first.

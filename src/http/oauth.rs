@@ -58,29 +58,29 @@ async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 }
 
 #[derive(Deserialize, ToSchema)]
-struct TokenRequest {
+pub(crate) struct TokenRequest {
     /// `authorization_code`, `password`, `client_credentials` or `refresh_token`.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String, pattern = "^(authorization_code|password|client_credentials|refresh_token)$")]
-    grant_type: Option<String>,
+    pub(crate) grant_type: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    client_secret: Option<String>,
+    pub(crate) client_secret: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    scope: Option<String>,
+    pub(crate) scope: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    code: Option<String>,
+    pub(crate) code: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    redirect_uri: Option<String>,
+    pub(crate) redirect_uri: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    code_verifier: Option<String>,
+    pub(crate) code_verifier: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    refresh_token: Option<String>,
+    pub(crate) refresh_token: Option<String>,
 }
 
 /// Client credentials from HTTP Basic, else from the body.
@@ -212,14 +212,14 @@ async fn token(
 }
 
 #[derive(Deserialize, ToSchema)]
-struct RevokeRequest {
+pub(crate) struct RevokeRequest {
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    client_secret: Option<String>,
+    pub(crate) client_secret: Option<String>,
 }
 
 /// RFC 7009: answers 200 whether or not the token was known; a token of another
@@ -268,50 +268,50 @@ async fn revoke(
 /// The authorization request (query of the form, fields of its submission).
 #[derive(Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
-struct AuthorizeQuery {
+pub(crate) struct AuthorizeQuery {
     /// Required.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String, required = true)]
     #[schema(value_type = String, required = true)]
-    client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     /// One of the app's redirect URIs; may be left out if it has only one.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String)]
-    redirect_uri: Option<String>,
+    pub(crate) redirect_uri: Option<String>,
     /// Required: `code`.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String, required = true, pattern = "^code$")]
     #[schema(value_type = String, required = true, pattern = "^code$")]
-    response_type: Option<String>,
+    pub(crate) response_type: Option<String>,
     /// Space-separated; default: the app's scopes.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String)]
-    scope: Option<String>,
+    pub(crate) scope: Option<String>,
     /// Returned unchanged with the code.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String)]
-    state: Option<String>,
+    pub(crate) state: Option<String>,
     /// PKCE: base64url SHA-256 of the verifier.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String)]
-    code_challenge: Option<String>,
+    pub(crate) code_challenge: Option<String>,
     /// `S256` (with a `code_challenge`).
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String, pattern = "^S256$")]
     #[schema(pattern = "^S256$")]
-    code_challenge_method: Option<String>,
+    pub(crate) code_challenge_method: Option<String>,
     /// Form submission only: username or e-mail.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(ignore)]
-    login: Option<String>,
+    pub(crate) login: Option<String>,
     /// Form submission only.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(ignore)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     /// Form submission only: `approve` or `deny`.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(ignore)]
-    decision: Option<String>,
+    pub(crate) decision: Option<String>,
 }
 
 struct ValidAuthorize {

@@ -28,16 +28,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 const INVALID_LOGIN: &str = "Invalid login or password";
 
 #[derive(Deserialize, ToSchema)]
-struct Login {
+pub(crate) struct Login {
     /// A username or an e-mail address (`login` and `email` are accepted too).
     #[serde(default, deserialize_with = "de::opt_string", alias = "login", alias = "email")]
     #[schema(required = true, value_type = String)]
-    username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    client_name: Option<String>,
+    pub(crate) client_name: Option<String>,
 }
 
 fn session_tokens(t: &IssuedTokens) -> HttpResponse {
@@ -91,10 +91,10 @@ async fn login(
 }
 
 #[derive(Deserialize, ToSchema)]
-struct Refresh {
+pub(crate) struct Refresh {
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String)]
-    refresh_token: Option<String>,
+    pub(crate) refresh_token: Option<String>,
 }
 
 /// Trades a refresh token for new tokens (the old refresh token stops working).

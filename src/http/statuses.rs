@@ -88,27 +88,27 @@ fn parse_language(raw: Option<String>) -> Option<String> {
 }
 
 #[derive(Deserialize, ToSchema)]
-struct NewStatus {
+pub(crate) struct NewStatus {
     /// The text (plain; mentions, hashtags and links are recognised).
     #[serde(default, deserialize_with = "de::opt_string")]
     #[schema(required = true, value_type = String)]
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    in_reply_to_id: Option<String>,
+    pub(crate) in_reply_to_id: Option<String>,
     /// `public` (default), `unlisted`, `private` or `direct`.
     #[serde(default, deserialize_with = "de::opt_string")]
-    visibility: Option<String>,
+    pub(crate) visibility: Option<String>,
     /// A content warning.
     #[serde(default, deserialize_with = "de::opt_string")]
-    spoiler_text: Option<String>,
+    pub(crate) spoiler_text: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool")]
-    sensitive: Option<bool>,
+    pub(crate) sensitive: Option<bool>,
     /// An ISO 639 code.
     #[serde(default, deserialize_with = "de::opt_string")]
-    language: Option<String>,
+    pub(crate) language: Option<String>,
     /// Media are not supported yet: any id is a 422.
     #[serde(default, deserialize_with = "de::string_list")]
-    media_ids: Vec<String>,
+    pub(crate) media_ids: Vec<String>,
 }
 
 /// Local accounts mentioned in `text` (`@name` or `@name@our.domain`), in order, once each.
@@ -322,10 +322,10 @@ async fn status_context(
 }
 
 #[derive(Deserialize, ToSchema)]
-struct ReblogParams {
+pub(crate) struct ReblogParams {
     /// `public`, `unlisted` or `private`; default: the status's.
     #[serde(default, deserialize_with = "de::opt_string")]
-    visibility: Option<String>,
+    pub(crate) visibility: Option<String>,
 }
 
 /// Reblogs a status (again: the existing reblog).
@@ -437,17 +437,17 @@ pub fn status_page(
 }
 
 #[derive(Deserialize, ToSchema)]
-struct EditStatus {
+pub(crate) struct EditStatus {
     #[serde(default, deserialize_with = "de::opt_string")]
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    spoiler_text: Option<String>,
+    pub(crate) spoiler_text: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool")]
-    sensitive: Option<bool>,
+    pub(crate) sensitive: Option<bool>,
     #[serde(default, deserialize_with = "de::opt_string")]
-    language: Option<String>,
+    pub(crate) language: Option<String>,
     #[serde(default, deserialize_with = "de::string_list")]
-    media_ids: Vec<String>,
+    pub(crate) media_ids: Vec<String>,
 }
 
 /// The author's own status, or 404 (for everyone else it might as well not exist).

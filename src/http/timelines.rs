@@ -102,18 +102,18 @@ fn merged_home(store: &Store, me: Id, q: &PageQuery, celebrities: &[Id]) -> Resu
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct PublicParams {
+pub(crate) struct PublicParams {
     #[serde(flatten)]
     #[param(ignore)]
-    page: PageParams,
+    pub(crate) page: PageParams,
     /// Only remote statuses (there are none: every account is local).
     #[serde(default, deserialize_with = "de::opt_bool")]
     #[param(value_type = bool)]
-    remote: Option<bool>,
+    pub(crate) remote: Option<bool>,
     /// Only statuses with media (there are none yet).
     #[serde(default, deserialize_with = "de::opt_bool")]
     #[param(value_type = bool)]
-    only_media: Option<bool>,
+    pub(crate) only_media: Option<bool>,
 }
 
 /// Public statuses of every account (all are local).
@@ -202,30 +202,30 @@ async fn get_tag(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct AccountStatusParams {
+pub(crate) struct AccountStatusParams {
     #[serde(flatten)]
     #[param(ignore)]
-    page: PageParams,
+    pub(crate) page: PageParams,
     /// Leave out replies to others.
     #[serde(default, deserialize_with = "de::opt_bool")]
     #[param(value_type = bool)]
-    exclude_replies: Option<bool>,
+    pub(crate) exclude_replies: Option<bool>,
     /// Leave out reblogs.
     #[serde(default, deserialize_with = "de::opt_bool")]
     #[param(value_type = bool)]
-    exclude_reblogs: Option<bool>,
+    pub(crate) exclude_reblogs: Option<bool>,
     /// Only statuses with media (none yet).
     #[serde(default, deserialize_with = "de::opt_bool")]
     #[param(value_type = bool)]
-    only_media: Option<bool>,
+    pub(crate) only_media: Option<bool>,
     /// Only pinned statuses (none yet).
     #[serde(default, deserialize_with = "de::opt_bool")]
     #[param(value_type = bool)]
-    pinned: Option<bool>,
+    pub(crate) pinned: Option<bool>,
     /// Only statuses with this hashtag.
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String)]
-    tagged: Option<String>,
+    pub(crate) tagged: Option<String>,
 }
 
 /// An account's statuses that the caller may see.
