@@ -11,7 +11,9 @@ use actix::prelude::*;
 use crate::domain::{Id, Status, Visibility};
 use crate::storage::{EventKind, StorageError};
 
-/// What a session actor is sent.
+/// What a session actor (`WsSession`, `SseSession`) is sent: by `Streams` (events and
+/// broadcasts, after their flush), by `Connections` (`Close`: a revoked session, a slow
+/// consumer, a suspension) and by the session itself (`Wake`).
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub enum Push {

@@ -32,6 +32,7 @@ pub struct HotPage {
     pub complete: bool,
 }
 
+/// Asks for the hot page; sent by the home-timeline handler.
 #[derive(Message)]
 #[rtype(result = "Result<HotPage, StorageError>")]
 pub struct FetchHotPage;
@@ -41,6 +42,7 @@ pub struct FetchHotPage;
 #[rtype(result = "()")]
 pub struct EntryAdded(pub Id);
 
+/// Sent by the router after a deleted status left the timeline in sled.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct EntryRemoved(pub Id);
