@@ -239,12 +239,13 @@ fn reads_during_fanout(store: &Store, author: Id, follower: Id) {
     let at = |q: f64| reads[((q * reads.len() as f64) as usize).min(reads.len() - 1)];
     let slow = reads.iter().filter(|d| **d >= Duration::from_millis(10)).count();
     println!(
-        "SUMMARY fanout: reads during 10 fan-outs to 10,000 followers (fan-out median {:.0} ms, max {:.0} ms): {} reads, p50 {:.1} µs, p99 {:.2} ms, max {:.0} ms, {slow} took >= 10 ms",
+        "SUMMARY fanout: reads during 10 fan-outs to 10,000 followers (fan-out median {:.0} ms, max {:.0} ms): {} reads, p50 {:.1} µs, p99 {:.2} ms, max {:.1} ms (target <= 20 ms: {}), {slow} took >= 10 ms",
         fanouts[fanouts.len() / 2].as_secs_f64() * 1e3,
         fanouts[fanouts.len() - 1].as_secs_f64() * 1e3,
         reads.len(),
         at(0.5).as_secs_f64() * 1e6,
         at(0.99).as_secs_f64() * 1e3,
         reads[reads.len() - 1].as_secs_f64() * 1e3,
+        if reads[reads.len() - 1] <= Duration::from_millis(20) { "met" } else { "missed" },
     );
 }
