@@ -43,22 +43,7 @@ use starling::storage::Store;
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
 
 fn status_by(author: Id, id: Id) -> Status {
-    Status {
-        id,
-        account_id: author,
-        text: "a status fanned out by the benchmark".into(),
-        spoiler_text: String::new(),
-        visibility: Visibility::Public,
-        sensitive: false,
-        language: None,
-        in_reply_to_id: None,
-        in_reply_to_account_id: None,
-        reblog_of: None,
-        mentions: vec![],
-        tags: vec![],
-        created_at_ms: id.millis(),
-        edited_at_ms: None,
-    }
+    Status::new(id, author, "a status fanned out by the benchmark".into(), Visibility::Public)
 }
 
 /// One author and their followers.

@@ -88,22 +88,8 @@ fn floor(duration: Duration) -> (f64, usize) {
                     let mut n = 0;
                     while Instant::now() < deadline {
                         let id = Id(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-                        let status = Status {
-                            id,
-                            account_id: author,
-                            text: format!("load test post {n} from client {i}"),
-                            spoiler_text: String::new(),
-                            visibility: Visibility::Public,
-                            sensitive: false,
-                            language: None,
-                            in_reply_to_id: None,
-                            in_reply_to_account_id: None,
-                            reblog_of: None,
-                            mentions: vec![],
-                            tags: vec![],
-                            created_at_ms: 0,
-                            edited_at_ms: None,
-                        };
+                        let status =
+                            Status::new(id, author, format!("load test post {n} from client {i}"), Visibility::Public);
                         let value = codec::encode(&status).unwrap();
                         let sid = keys::id_key(id);
                         trees[..5]

@@ -76,6 +76,28 @@ pub struct Status {
 }
 
 impl Status {
+    /// A new original status with Mastodon's defaults: no content warning, not
+    /// sensitive, no reply, reblog or mentions, the hashtags of its text, created at its
+    /// id's time, never edited.
+    pub fn new(id: Id, account_id: Id, text: String, visibility: Visibility) -> Self {
+        Self {
+            id,
+            account_id,
+            tags: extract_tags(&text),
+            text,
+            spoiler_text: String::new(),
+            visibility,
+            sensitive: false,
+            language: None,
+            in_reply_to_id: None,
+            in_reply_to_account_id: None,
+            reblog_of: None,
+            mentions: Vec::new(),
+            created_at_ms: id.millis(),
+            edited_at_ms: None,
+        }
+    }
+
     pub fn mentions_account(&self, id: Id) -> bool {
         self.mentions.iter().any(|m| m.account_id == id)
     }

@@ -505,21 +505,21 @@ mod tests {
 
     fn status(store: &Store, author: Id, text: &str, parent: Option<&Status>) -> Status {
         Status {
-            id: store.next_id(),
-            account_id: author,
-            text: text.into(),
-            spoiler_text: String::new(),
-            visibility: Visibility::Public,
-            sensitive: false,
-            language: None,
             in_reply_to_id: parent.map(|p| p.id),
             in_reply_to_account_id: parent.map(|p| p.account_id),
-            reblog_of: None,
-            mentions: Vec::new(),
-            tags: crate::domain::status::extract_tags(text),
-            created_at_ms: 0,
-            edited_at_ms: None,
+            ..Status::new(store.next_id(), author, text.into(), Visibility::Public)
         }
+    }
+
+    /// A fresh store where bob (id 2) follows alice (id 1).
+    async fn alice_followed_by_bob() -> (tempfile::TempDir, Store, Id, Id) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        let (alice, bob) = (Id(1), Id(2));
+        store.create_account(&account(1, "alice")).await.unwrap();
+        store.create_account(&account(2, "bob")).await.unwrap();
+        assert!(store.follow(bob, alice).await.unwrap());
+        (dir, store, alice, bob)
     }
 
     /// What the fan-out router does for a published status.
@@ -536,12 +536,7 @@ mod tests {
     /// unfollow runs in the gap and the fan-out leaves an entry the check flags.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unfollow_during_a_fanout_leaves_no_entry_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 0).unwrap();
-        let (alice, bob) = (Id(1), Id(2));
-        store.create_account(&account(1, "alice")).await.unwrap();
-        store.create_account(&account(2, "bob")).await.unwrap();
-        assert!(store.follow(bob, alice).await.unwrap());
+        let (_dir, store, alice, bob) = alice_followed_by_bob().await;
         let post = status(&store, alice, "racing", None);
         store.create_status(&post, None).await.unwrap();
 
@@ -630,12 +625,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_consistent_store_is_clean_and_each_corruption_is_one_violation() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 0).unwrap();
-        let (alice, bob) = (Id(1), Id(2));
-        store.create_account(&account(1, "alice")).await.unwrap();
-        store.create_account(&account(2, "bob")).await.unwrap();
-        assert!(store.follow(bob, alice).await.unwrap());
+        let (_dir, store, alice, bob) = alice_followed_by_bob().await;
         store.merge_author_into(bob, alice).unwrap();
         let post = status(&store, alice, "hello #world", None);
         store.create_status(&post, None).await.unwrap();

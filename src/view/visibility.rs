@@ -339,22 +339,7 @@ mod tests {
         let mut checked = 0;
         for i in 0..200u64 {
             let author = users[rng.next(8) as usize];
-            let mut s = Status {
-                id: Id(1000 + i),
-                account_id: author,
-                text: String::new(),
-                spoiler_text: String::new(),
-                visibility: visibilities[rng.next(4) as usize],
-                sensitive: false,
-                language: None,
-                in_reply_to_id: None,
-                in_reply_to_account_id: None,
-                reblog_of: None,
-                mentions: vec![],
-                tags: vec![],
-                created_at_ms: 0,
-                edited_at_ms: None,
-            };
+            let mut s = Status::new(Id(1000 + i), author, String::new(), visibilities[rng.next(4) as usize]);
             s.mentions = (0..rng.next(3))
                 .map(|_| {
                     let m = users[rng.next(8) as usize];
