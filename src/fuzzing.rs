@@ -735,13 +735,8 @@ pub fn pagination(data: &[u8]) {
         }
     };
     let Ok(params) = serde_json::from_value::<dto::Timeline>(value) else { return };
-    let q = match params.page.query() {
-        Ok(q) => q,
-        Err(e) => {
-            let _ = e.error_response();
-            return;
-        }
-    };
+    // A cursor that is not an id: the handlers answer an empty page.
+    let Some(q) = params.page.query() else { return };
     assert!((1..=crate::http::pagination::MAX_LIMIT).contains(&q.limit), "limit {} out of 1..=40", q.limit);
 
     let f = fixture();

@@ -92,6 +92,17 @@ impl TestApp {
         start(settings, dir).await
     }
 
+    /// Stops the server gracefully; returns its settings and data directory (for the
+    /// offline `starling admin` tools).
+    pub async fn stop(mut self) -> (Settings, tempfile::TempDir) {
+        self.handle.stop(true).await;
+        if let Some(join) = self.join.take() {
+            join.await.unwrap().unwrap();
+        }
+        let TestApp { settings, dir, .. } = self;
+        (settings, dir)
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {
