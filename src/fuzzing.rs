@@ -618,13 +618,8 @@ pub fn pagination(data: &[u8]) {
     };
     let tag = value.get("tag").and_then(Value::as_str).map(str::to_owned);
     let Ok(page) = serde_json::from_value::<PageParams>(value) else { return };
-    let q = match page.query() {
-        Ok(q) => q,
-        Err(e) => {
-            let _ = e.error_response();
-            return;
-        }
-    };
+    // A cursor that is not an id: the handlers answer an empty page.
+    let Some(q) = page.query() else { return };
     assert!((1..=crate::http::pagination::MAX_LIMIT).contains(&q.limit), "limit {} out of 1..=40", q.limit);
 
     let f = fixture();

@@ -10,6 +10,14 @@ pub fn now_secs() -> i64 {
     Utc::now().timestamp()
 }
 
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 (UTC) of a millisecond time.
+pub fn day_of(ms: i64) -> u32 {
+    ms.div_euclid(DAY_MS).clamp(0, u32::MAX as i64) as u32
+}
+
 /// `2026-11-21T10:00:00.000Z`, Mastodon's format.
 pub fn rfc3339_millis(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::pagination::PageParams;
+use super::pagination::{PageParams, empty_page};
 use super::params::{Params, de, id_param};
 use super::schemas;
 use crate::domain::time::{now_millis, rfc3339_millis};
@@ -238,8 +238,8 @@ async fn list_accounts(
     Params(p): Params<AccountFilter>,
 ) -> Result<HttpResponse, ApiError> {
     staff(&user, &["admin:read:accounts"])?;
-    let q: PageQuery = p.page.query()?;
     let store = &state.store;
+    let Some(q): Option<PageQuery> = p.page.query() else { return Ok(empty_page()) };
     if p.remote == Some(true) {
         return Ok(HttpResponse::Ok().json(Vec::<Value>::new()));
     }
@@ -415,9 +415,9 @@ async fn list_reports(
     Params(p): Params<ReportFilter>,
 ) -> Result<HttpResponse, ApiError> {
     staff(&user, &["admin:read:reports"])?;
-    let q = p.page.query()?;
     let reporter = p.account_id.as_deref().map(id_param).transpose()?;
     let target = p.target_account_id.as_deref().map(id_param).transpose()?;
+    let Some(q) = p.page.query() else { return Ok(empty_page()) };
     let resolved = p.resolved.unwrap_or(false);
     let reports = state.store.reports_page(&q, |r| {
         r.resolved.is_some() == resolved

@@ -3,7 +3,7 @@
 //! Mastodon's status codes. Internal causes are logged once here and never sent.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
@@ -23,6 +23,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("Record not found")]
     NotFound,
+    /// The path exists, but not with this method; the methods it takes (`Allow`).
+    #[error("Method not allowed")]
+    MethodNotAllowed(String),
     #[error("Validation failed")]
     Validation(Vec<ValidationError>),
     #[error("{0}")]
@@ -113,6 +116,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Validation(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -128,7 +132,11 @@ impl ResponseError for ApiError {
         if let Self::Internal(cause) = self {
             tracing::error!(%cause, "request failed");
         }
-        HttpResponse::build(self.status_code()).content_type(ContentType::json()).body(self.body().to_string())
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::MethodNotAllowed(allow) = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
+        }
+        response.content_type(ContentType::json()).body(self.body().to_string())
     }
 }
 
@@ -179,6 +187,9 @@ mod tests {
     fn error_bodies_match_mastodon() {
         assert_eq!(render(ApiError::NotFound), (404, json!({"error": "Record not found"})));
         assert_eq!(render(ApiError::Unauthorized(INVALID_TOKEN)), (401, json!({"error": INVALID_TOKEN})));
+        let response = ApiError::MethodNotAllowed("GET, POST".into()).error_response();
+        assert_eq!(response.headers().get("allow").unwrap(), "GET, POST");
+        assert_eq!(render(ApiError::MethodNotAllowed("GET".into())), (405, json!({"error": "Method not allowed"})));
         let (status, body) = render(ApiError::Validation(vec![
             ValidationError::new("username", "ERR_TAKEN", "is already taken"),
             ValidationError::new("password", "ERR_TOO_SHORT", "is too short (minimum is 8 characters)"),

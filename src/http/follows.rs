@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
 use super::error::ApiError;
-use super::pagination::PageParams;
+use super::pagination::{PageParams, empty_page};
 use super::params::{Params, de};
 use super::schemas;
 use crate::actors::timeline::Reload;
@@ -290,7 +290,8 @@ async fn followers(
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = other_account(&state, *path)?;
-    let ids = page_ids(&state.store.trees.userid_followers, &keys::id_key(owner.id), &p.query()?, |_| Ok(true))?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
+    let ids = page_ids(&state.store.trees.userid_followers, &keys::id_key(owner.id), &q, |_| Ok(true))?;
     account_page(&req, &state, &ids)
 }
 
@@ -312,7 +313,8 @@ async fn following(
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = other_account(&state, *path)?;
-    let ids = page_ids(&state.store.trees.userid_following, &keys::id_key(owner.id), &p.query()?, |_| Ok(true))?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
+    let ids = page_ids(&state.store.trees.userid_following, &keys::id_key(owner.id), &q, |_| Ok(true))?;
     account_page(&req, &state, &ids)
 }
 
@@ -333,7 +335,8 @@ async fn follow_requests(
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:follows", "follow"])?;
-    let ids = state.store.follow_requests_page(user.account.id, &p.query()?)?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
+    let ids = state.store.follow_requests_page(user.account.id, &q)?;
     account_page(&req, &state, &ids)
 }
 
@@ -407,7 +410,8 @@ async fn list_blocks(
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:blocks", "follow"])?;
-    let ids = state.store.blocked_page(user.account.id, &p.query()?)?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
+    let ids = state.store.blocked_page(user.account.id, &q)?;
     account_page(&req, &state, &ids)
 }
 
@@ -428,6 +432,7 @@ async fn list_mutes(
     Params(p): Params<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:mutes", "follow"])?;
-    let ids = state.store.muted_page(user.account.id, &p.query()?)?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
+    let ids = state.store.muted_page(user.account.id, &q)?;
     account_page(&req, &state, &ids)
 }

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::error::ApiError;
 use super::schemas;
 
 pub const MASTODON_VERSION: &str = "4.3.0";
@@ -54,12 +55,12 @@ fn media_config() -> Value {
 /// The instance (Mastodon's v1 entity).
 #[utoipa::path(
     get, path = "/api/v1/instance", tag = "instance",
-    responses((status = 200, description = "The instance", body = schemas::InstanceV1))
+    responses((status = 200, description = "The instance", body = schemas::InstanceV1), schemas::Unavailable)
 )]
-async fn instance_v1(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn instance_v1(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let base = state.base_url(&req);
     let inst = &state.settings.instance;
-    HttpResponse::Ok().json(json!({
+    Ok(HttpResponse::Ok().json(json!({
         "uri": inst.domain,
         "title": inst.title,
         "short_description": inst.description,
@@ -67,7 +68,11 @@ async fn instance_v1(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         "email": inst.contact_email,
         "version": version(),
         "urls": { "streaming_api": streaming_url(&base) },
-        "stats": { "user_count": state.store.account_count(), "status_count": 0, "domain_count": 0 },
+        "stats": {
+            "user_count": state.store.account_count(),
+            "status_count": state.store.status_count()?,
+            "domain_count": 0,
+        },
         "thumbnail": Value::Null,
         "languages": ["en"],
         "registrations": inst.registrations_open,
@@ -81,7 +86,7 @@ async fn instance_v1(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         },
         "contact_account": Value::Null,
         "rules": [],
-    }))
+    })))
 }
 
 /// The instance.

@@ -8,7 +8,7 @@ use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
 use super::error::ApiError;
 use super::follows::account_page;
-use super::pagination::PageParams;
+use super::pagination::{PageParams, empty_page};
 use super::params::Params;
 use super::schemas;
 use super::statuses::{action_target, one, visible_status};
@@ -148,7 +148,8 @@ async fn marked_list(
     };
     user.require_scope(&[scope])?;
     let me = user.account.id;
-    let page = state.store.marks_page(mark, me, &p.query()?)?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
+    let page = state.store.marks_page(mark, me, &q)?;
     let viewer = state.viewer(&req, Some(me));
     let mut visible = Vec::new();
     let mut cursors = Vec::new();
@@ -210,7 +211,7 @@ async fn who(
     reblogs: bool,
 ) -> Result<HttpResponse, ApiError> {
     let status = visible_status(&state.viewer(&req, caller.user_id()), id)?;
-    let q = p.query()?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
     let ids = if reblogs {
         state.store.rebloggers_page(status.id, &q)?
     } else {

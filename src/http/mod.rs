@@ -98,7 +98,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(sessions::configure)
         .configure(admin::configure)
         .configure(openapi::configure)
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
+        .default_service(web::to(unmatched));
+}
+
+/// What no route took: 405 with `Allow` for a path that routes serve with other methods,
+/// 404 for any other.
+async fn unmatched(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = openapi::allowed_methods(req.path());
+    if allowed.is_empty() { Err(ApiError::NotFound) } else { Err(ApiError::MethodNotAllowed(allowed.join(", "))) }
 }
 
 /// Last line of defence for the rule "every response is JSON": an error response that

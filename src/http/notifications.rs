@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::pagination::PageParams;
+use super::pagination::{PageParams, empty_page};
 use super::params::{Params, de};
 use super::schemas;
 use crate::domain::Id;
@@ -71,13 +71,13 @@ async fn list_notifications(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:notifications"])?;
     let me = user.account.id;
-    let q = p.page.query()?;
     let types: Vec<NotificationKind> = p.types.iter().filter_map(|t| NotificationKind::parse(t)).collect();
     let excluded: Vec<NotificationKind> = p.exclude_types.iter().filter_map(|t| NotificationKind::parse(t)).collect();
     let from: Option<Id> = match p.account_id.as_deref() {
         Some(raw) => Some(raw.parse().map_err(|_| ApiError::BadRequest("Invalid account_id".into()))?),
         None => None,
     };
+    let Some(q) = p.page.query() else { return Ok(empty_page()) };
     let viewer = state.viewer(&req, Some(me));
     let items = state.store.notifications_page(me, &q, |n| {
         if (!p.types.is_empty() && !types.contains(&n.kind)) || excluded.contains(&n.kind) {

@@ -7,20 +7,23 @@
 //! handler ([`Conventions`]):
 //! - request bodies are read by `Params`, which takes JSON, form-urlencoded and multipart
 //!   alike, and does not insist on a body when every field is optional;
-//! - every route the rate limiter counts (`rate_limit::counted`) may answer 429;
+//! - every route the rate limiter counts (`rate_limit::counted`) may answer 429, and
+//!   each of its answers carries the `X-RateLimit-*` headers ([`rate_limit_headers`]);
 //! - the SSE streams, one route in actix (`/api/v1/streaming/{stream:.*}`), are one path
 //!   each here ([`streaming::SSE_CHANNELS`]).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use actix_web::dev::ResourceDef;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Object, Ref, RefOr, Required, Schema, Type};
+use utoipa::openapi::{Content, KnownFormat, Object, ObjectBuilder, Ref, RefOr, Required, Schema, SchemaFormat, Type};
 use utoipa::{Modify, OpenApi};
 
 use super::{accounts, admin, apps, follows, health, instance, interactions, metrics, notifications, oauth};
@@ -86,6 +89,47 @@ pub struct ApiDoc;
 
 /// The document, rendered once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_default());
+
+/// Every documented path as an actix pattern, with the methods it is served with (the
+/// document holds exactly the registered routes: `tests/api/openapi.rs`).
+static ROUTES: LazyLock<Vec<(ResourceDef, Vec<&'static str>)>> = LazyLock::new(|| {
+    let doc = ApiDoc::openapi();
+    doc.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("HEAD", item.head.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("OPTIONS", item.options.is_some()),
+            ];
+            let methods = methods.into_iter().filter(|(_, served)| *served).map(|(m, _)| m).collect();
+            (ResourceDef::new(path.as_str()), methods)
+        })
+        .collect()
+});
+
+/// The methods some route serves `path` with (for `Allow`), in a fixed order; empty
+/// for a path no route serves.
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    const ORDER: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let mut allowed: Vec<&'static str> = Vec::new();
+    for (def, methods) in ROUTES.iter() {
+        if def.is_match(path) {
+            for m in methods {
+                if !allowed.contains(m) {
+                    allowed.push(m);
+                }
+            }
+        }
+    }
+    allowed.sort_by_key(|m| ORDER.iter().position(|o| o == m));
+    allowed
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/openapi.json", web::get().to(openapi_json)).route("/api/docs", web::get().to(docs_page));
@@ -175,10 +219,37 @@ impl Modify for Conventions {
                                 .build(),
                         )
                     });
+                    for response in op.responses.responses.values_mut() {
+                        if let RefOr::T(response) = response {
+                            for (name, header) in rate_limit_headers() {
+                                response.headers.entry(name.to_owned()).or_insert(header);
+                            }
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+/// The headers `rate_limit::enforce` puts on every answer it counts (when rate limits
+/// are on: `rate_limits.enabled`), of the tightest limit that applied.
+fn rate_limit_headers() -> [(&'static str, Header); 3] {
+    let header = |kind: Type, format: Option<KnownFormat>, description: &str| {
+        let mut schema = ObjectBuilder::new().schema_type(kind);
+        if let Some(format) = format {
+            schema = schema.format(Some(SchemaFormat::KnownFormat(format)));
+        }
+        HeaderBuilder::new().schema(schema.build()).description(Some(description)).build()
+    };
+    [
+        ("X-RateLimit-Limit", header(Type::Integer, None, "Requests the limit allows per period")),
+        ("X-RateLimit-Remaining", header(Type::Integer, None, "Requests left before the limit answers 429")),
+        (
+            "X-RateLimit-Reset",
+            header(Type::String, Some(KnownFormat::DateTime), "When the limit is whole again (ISO 8601)"),
+        ),
+    ]
 }
 
 /// A body described as JSON is also accepted as form-urlencoded and multipart; one whose

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::error::ApiError;
 use super::params::de;
 use crate::domain::Id;
 use crate::storage::PageQuery;
@@ -18,7 +17,7 @@ pub const MAX_LIMIT: usize = 40;
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// Only results older than this id (a numeric id; anything else is a 400).
+    /// Only results older than this id (one that is not a numeric id matches nothing).
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = String)]
     pub max_id: Option<String>,
@@ -36,32 +35,37 @@ pub struct PageParams {
     pub limit: Option<String>,
 }
 
-fn cursor(name: &str, raw: &Option<String>) -> Result<Option<Id>, ApiError> {
+/// A cursor: `Ok(None)` when absent or blank, `Err(())` when not a numeric id.
+fn cursor(raw: &Option<String>) -> Result<Option<Id>, ()> {
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => s
-            .parse::<Id>()
-            .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("Invalid {name}: expected a numeric id"))),
+        Some(s) => s.parse::<Id>().map(Some).map_err(|_| ()),
     }
 }
 
 impl PageParams {
-    /// Validates cursors (a forged, non-numeric one is a 400) and clamps `limit` to
-    /// 1..=40 (non-numeric: the default).
-    pub fn query(&self) -> Result<PageQuery, ApiError> {
+    /// The page asked for, with `limit` clamped to 1..=40 (non-numeric: the default);
+    /// `None` when a cursor is not a numeric id. No stored id compares with such a
+    /// cursor, so the page is empty ([`empty_page`]), as on Mastodon, where ids are
+    /// strings to clients.
+    pub fn query(&self) -> Option<PageQuery> {
         let limit = match self.limit.as_deref().map(str::trim).map(str::parse::<i64>) {
             Some(Ok(n)) if n > 0 => (n as u64).min(MAX_LIMIT as u64) as usize,
             Some(Ok(_)) => 1,
             _ => DEFAULT_LIMIT,
         };
-        Ok(PageQuery {
-            max_id: cursor("max_id", &self.max_id)?,
-            since_id: cursor("since_id", &self.since_id)?,
-            min_id: cursor("min_id", &self.min_id)?,
+        Some(PageQuery {
+            max_id: cursor(&self.max_id).ok()?,
+            since_id: cursor(&self.since_id).ok()?,
+            min_id: cursor(&self.min_id).ok()?,
             limit,
         })
     }
+}
+
+/// The answer for a page that holds nothing: a 200 with `[]` and no `Link`.
+pub fn empty_page() -> HttpResponse {
+    HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body("[]")
 }
 
 /// The `Link` header for a page of `ids` (newest first), or `None` for an empty page.
@@ -117,7 +121,21 @@ mod tests {
         assert_eq!(q(Some("-1")).limit, 1);
         assert_eq!(q(Some("0")).limit, 1);
         assert_eq!(q(Some("x")).limit, 20);
-        let bad = PageParams { max_id: Some("abc".into()), ..Default::default() };
-        assert!(bad.query().is_err());
+    }
+
+    #[test]
+    fn non_numeric_cursors_match_nothing() {
+        for field in ["max_id", "since_id", "min_id"] {
+            let raw = Some("abc".to_owned());
+            let p = match field {
+                "max_id" => PageParams { max_id: raw, ..Default::default() },
+                "since_id" => PageParams { since_id: raw, ..Default::default() },
+                _ => PageParams { min_id: raw, ..Default::default() },
+            };
+            assert!(p.query().is_none(), "{field}");
+        }
+        let blank = PageParams { max_id: Some(" ".into()), min_id: Some("12".into()), ..Default::default() };
+        let q = blank.query().unwrap();
+        assert_eq!((q.max_id, q.min_id), (None, Some(Id(12))));
     }
 }

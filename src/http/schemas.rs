@@ -98,15 +98,7 @@ pub use crate::view::notification::{Notification, NotificationType};
 pub use crate::view::relationship::Relationship;
 pub use crate::view::status::{Context, Status, StatusEdit, StatusMention, StatusSource, StatusTag};
 
-/// The Tag entity.
-#[derive(Serialize, ToSchema)]
-pub struct Tag {
-    name: String,
-    url: String,
-    #[schema(value_type = Vec<Object>)]
-    history: Vec<Value>,
-    following: bool,
-}
+pub use crate::view::tag::{Tag, TagHistory};
 
 // --- instance ------------------------------------------------------------------------
 

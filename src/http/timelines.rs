@@ -3,13 +3,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeCaller};
 use super::error::ApiError;
-use super::pagination::PageParams;
+use super::pagination::{PageParams, empty_page};
 use super::params::{Params, de};
 use super::schemas;
 use super::statuses::status_page;
@@ -48,7 +47,7 @@ async fn home_timeline(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:statuses"])?;
     let me = user.account.id;
-    let q = p.query()?;
+    let Some(q) = p.query() else { return Ok(empty_page()) };
     let store = &state.store;
     let mut filter = HomeFilter::new(store, me)?;
     let mut keep = |id: Id| filter.visible(id);
@@ -132,7 +131,7 @@ async fn public_timeline(
     caller: MaybeCaller,
     Params(p): Params<PublicParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = p.page.query()?;
+    let Some(q) = p.page.query() else { return Ok(empty_page()) };
     // Everything here is local and there is no media yet.
     let ids = if p.remote == Some(true) || p.only_media == Some(true) {
         vec![]
@@ -166,7 +165,7 @@ async fn tag_timeline(
     path: web::Path<String>,
     Params(p): Params<PublicParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = p.page.query()?;
+    let Some(q) = p.page.query() else { return Ok(empty_page()) };
     let ids = match valid_tag(&path) {
         Some(tag) if p.remote != Some(true) && p.only_media != Some(true) => {
             let viewer = state.viewer(&req, caller.user_id());
@@ -177,13 +176,13 @@ async fn tag_timeline(
     status_page(&req, &state, caller.user_id(), &ids)
 }
 
-/// A hashtag.
+/// A hashtag, with its use over the last seven days.
 #[utoipa::path(
     get, path = "/api/v1/tags/{name}", tag = "timelines",
     params(("name" = String, Path, description = "The hashtag, without `#`")),
     responses(
         (status = 200, description = "The hashtag", body = schemas::Tag),
-        (status = 404, description = "Not a valid hashtag", body = schemas::ErrorBody),
+        (status = 404, description = "Not a valid hashtag, or one no public status has used", body = schemas::ErrorBody),
     )
 )]
 async fn get_tag(
@@ -191,13 +190,9 @@ async fn get_tag(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let tag = valid_tag(&path).ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "name": tag,
-        "url": format!("{}/tags/{tag}", state.base_url(&req)),
-        "history": [],
-        "following": false,
-    })))
+    let name = valid_tag(&path).ok_or(ApiError::NotFound)?;
+    let tag = state.viewer(&req, None).tag(&name)?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(tag))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -247,7 +242,7 @@ async fn account_statuses(
 ) -> Result<HttpResponse, ApiError> {
     let author = state.store.account(*path)?.ok_or(ApiError::NotFound)?;
     let viewer = state.viewer(&req, caller.user_id());
-    let q = p.page.query()?;
+    let Some(q) = p.page.query() else { return Ok(empty_page()) };
     let tagged = p.tagged.as_deref().and_then(valid_tag);
     let store = &state.store;
     let keep = |id: Id| -> Result<bool, StorageError> {

@@ -16,6 +16,11 @@
 //!   accounts, and every account's `followers_count`, `following_count` and
 //!   `statuses_count` (statuses that are not reblogs) equal those records;
 //! - `statusid_favouriters`/`userid_favourites` (and the bookmark pair) mirror each other;
+//! - `statusid_edits` holds versions of existing statuses only (a delete takes the
+//!   history along), and the instance's status count (`name_count`) is the number of
+//!   statuses that are not reblogs;
+//! - every tag in `tag_statusids` has its `tag_tagid` record, and each day's distinct
+//!   `accounts` in `tagday_uses` equals its `tagdayuser_used` entries, at most its uses;
 //! - every `userid_timeline` entry of an existing account points at an existing status
 //!   of the account itself or of someone it follows,
 //!   unless the status was deleted and its `Delete` fan-out job is still pending;
@@ -34,7 +39,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::statuses::{Counters, FanoutJob};
+use super::statuses::{Counters, FanoutJob, STATUS_COUNT, read_u64};
+use super::tags::{read_counts, read_day_key};
 use super::timelines::MERGE_LIMIT;
 use super::{StorageError, Store, codec, keys};
 use crate::domain::{Account, Id, Status, Visibility};
@@ -56,6 +62,10 @@ pub struct CheckReport {
     pub follows: u64,
     pub favourites: u64,
     pub timeline_entries: u64,
+    /// Earlier versions of edited statuses.
+    pub edit_versions: u64,
+    /// Hashtags with a record (`tag_tagid`).
+    pub tags: u64,
     /// Fan-out jobs not finished yet (a stopped server leaves them for its next start).
     pub pending_fanout_jobs: u64,
     /// Allowed: replies whose parent was deleted.
@@ -376,6 +386,69 @@ impl Store {
                     actual.favourites
                 ));
             }
+        }
+
+        // Edit history, the instance's status count.
+        for row in t.statusid_edits.iter() {
+            let (k, _) = row?;
+            let Some((id, _)) = keys::read_pair(&k).filter(|_| k.len() == 16) else {
+                r.violation(format!("statusid_edits: malformed key {}", show(&k)));
+                continue;
+            };
+            r.edit_versions += 1;
+            if !statuses.contains_key(&id) {
+                r.violation(format!("statusid_edits holds a version of missing status {id}"));
+            }
+        }
+        let stored = t.name_count.get(STATUS_COUNT.as_bytes())?.as_deref().and_then(read_u64).unwrap_or(0);
+        let actual = r.statuses - r.reblogs;
+        if stored != actual {
+            r.violation(format!("the status count is {stored}, records {actual} (statuses that are not reblogs)"));
+        }
+
+        // Tags: records for every tag used, distinct accounts per day.
+        let mut tag_ids: HashSet<String> = HashSet::new();
+        for row in t.tag_tagid.iter() {
+            let (k, v) = row?;
+            match (std::str::from_utf8(&k), keys::read_id(&v).filter(|_| v.len() == 8)) {
+                (Ok(tag), Some(_)) => {
+                    tag_ids.insert(tag.to_owned());
+                }
+                _ => r.violation(format!("tag_tagid: malformed entry {}", show(&k))),
+            }
+        }
+        r.tags = tag_ids.len() as u64;
+        for tag in tagged.iter().map(|(tag, _)| tag).collect::<HashSet<_>>() {
+            if !tag_ids.contains(tag) {
+                r.violation(format!("#{tag} is in tag_statusids but has no tag_tagid record"));
+            }
+        }
+        let mut day_accounts: HashMap<Vec<u8>, u64> = HashMap::new();
+        for row in t.tagdayuser_used.iter() {
+            let (k, _) = row?;
+            let Some(day_key) = k.len().checked_sub(8).map(|at| k[..at].to_vec()).filter(|d| read_day_key(d).is_some())
+            else {
+                r.violation(format!("tagdayuser_used: malformed key {}", show(&k)));
+                continue;
+            };
+            *day_accounts.entry(day_key).or_default() += 1;
+        }
+        for row in t.tagday_uses.iter() {
+            let (k, v) = row?;
+            let (Some((tag, day)), Some((uses, accounts))) = (read_day_key(&k), read_counts(&v)) else {
+                r.violation(format!("tagday_uses: malformed entry {}", show(&k)));
+                continue;
+            };
+            let entries = day_accounts.remove(k.as_ref()).unwrap_or(0);
+            if accounts != entries || accounts > uses || !tag_ids.contains(&tag) {
+                r.violation(format!(
+                    "#{tag} on day {day}: {uses} uses by {accounts} accounts, {entries} tagdayuser_used entries{}",
+                    if tag_ids.contains(&tag) { "" } else { ", no tag_tagid record" }
+                ));
+            }
+        }
+        for key in day_accounts.keys() {
+            r.violation(format!("tagdayuser_used entries for {} without their tagday_uses count", show(key)));
         }
 
         // Follows mirror each other and match the account counts.

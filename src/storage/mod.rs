@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod relations;
 pub mod sessions;
 pub mod statuses;
+pub mod tags;
 pub mod timelines;
 
 use std::path::Path;
@@ -35,6 +36,7 @@ pub use moderation::{Metric, Report, Suspension};
 pub use notifications::{Notification, NotificationKind};
 pub use sessions::{AuthCode, AuthSession, RefreshRecord, SessionKind};
 pub use statuses::{Counters, FanoutJob, StatusWriteError};
+pub use tags::TagDay;
 pub use timelines::PageQuery;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -150,6 +152,15 @@ pub(crate) struct Trees {
     pub metricday_count: sled::Tree,
     /// day (u32 BE) ++ UserId → () (active users per day)
     pub dayuser_active: sled::Tree,
+    /// counter name (UTF-8) → u64 BE: instance-wide counts kept in the transactions of
+    /// the records they count (`statuses`: statuses that are not reblogs)
+    pub name_count: sled::Tree,
+    /// lower-case tag (UTF-8) → TagId (u64 BE) (tags public statuses used; `tags.rs`)
+    pub tag_tagid: sled::Tree,
+    /// lower-case tag ++ 0xff ++ day (u32 BE) → uses ++ accounts (u64 BE each)
+    pub tagday_uses: sled::Tree,
+    /// lower-case tag ++ 0xff ++ day (u32 BE) ++ UserId → () (who used a tag on a day)
+    pub tagdayuser_used: sled::Tree,
 }
 
 #[derive(Clone, Debug)]
@@ -210,6 +221,10 @@ impl Store {
             reportid_report: tree("reportid_report")?,
             metricday_count: tree("metricday_count")?,
             dayuser_active: tree("dayuser_active")?,
+            name_count: tree("name_count")?,
+            tag_tagid: tree("tag_tagid")?,
+            tagday_uses: tree("tagday_uses")?,
+            tagdayuser_used: tree("tagdayuser_used")?,
         };
         // Data written before `userid_mutedby` existed: build the mirror once.
         if trees.userid_mutedby.is_empty() && !trees.userid_mutes.is_empty() {
@@ -236,7 +251,7 @@ impl Store {
             }
         }
         let flusher = flusher::Flusher::start(db.clone(), dir)?;
-        Ok(Self {
+        let store = Self {
             db,
             trees: Arc::new(trees),
             flusher: Arc::new(flusher),
@@ -245,7 +260,15 @@ impl Store {
             author_locks: Arc::default(),
             events: Arc::new(events::EventLog::default()),
             active_days: Arc::default(),
-        })
+        };
+        // Data written before these were kept on write.
+        let mut changed = store.backfill_status_count()?;
+        changed |= store.remove_orphan_versions()?;
+        changed |= store.backfill_tag_ids()?;
+        if changed {
+            store.flush_blocking()?;
+        }
+        Ok(store)
     }
 
     pub fn next_id(&self) -> Id {

@@ -14,7 +14,6 @@ use crate::domain::Id;
 use crate::domain::time::now_millis;
 
 const REPORTS: &str = "reportid_report";
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suspension {
@@ -57,10 +56,7 @@ impl Metric {
     }
 }
 
-/// Days since the epoch of a millisecond time.
-pub fn day_of(ms: i64) -> u32 {
-    ms.div_euclid(DAY_MS).clamp(0, u32::MAX as i64) as u32
-}
+pub use crate::domain::time::day_of;
 
 fn metric_key(name: &str, day: u32) -> Vec<u8> {
     let mut key = name.as_bytes().to_vec();

@@ -8,12 +8,17 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use super::tags::TagTrees;
 use super::{StorageError, Store, codec, keys};
+use crate::domain::time::{day_of, now_millis};
 use crate::domain::{Account, Id, Status, Visibility};
 
 const STATUSES: &str = "statusid_status";
 const COUNTERS: &str = "statusid_counters";
 const JOBS: &str = "fanout_jobs";
+/// The `name_count` counter of statuses that are not reblogs (what the accounts'
+/// `statuses_count` add up to, and the instance's `status_count`).
+pub(crate) const STATUS_COUNT: &str = "statuses";
 
 /// Per-status counts, kept in the same transactions as the records they count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +103,23 @@ pub(crate) fn bump_counters<E: From<StorageError>>(
     Ok(())
 }
 
+/// Adds one to (or takes one from) an instance-wide counter in `name_count`.
+fn bump_count<E>(t: &TransactionalTree, name: &str, up: bool) -> Result<(), ConflictableTransactionError<E>> {
+    let n = t.get(name.as_bytes())?.as_deref().and_then(read_u64).unwrap_or(0);
+    let n = if up { n + 1 } else { n.saturating_sub(1) };
+    t.insert(name.as_bytes(), &n.to_be_bytes())?;
+    Ok(())
+}
+
+pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {
+    bytes.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// Whether a status's tags count as uses (`tags.rs`) and sit in `tag_statusids`.
+fn tags_listed(status: &Status) -> bool {
+    status.reblog_of.is_none() && status.visibility == Visibility::Public
+}
+
 /// Changes an account record inside a transaction (counts kept exact with their records).
 pub(crate) fn bump_account<E: From<StorageError>>(
     t: &TransactionalTree,
@@ -138,6 +160,9 @@ impl Store {
             k
         });
         let idem_value = codec::encode(&(status.id, status.created_at_ms))?;
+        let fresh_tag_ids: Vec<Id> =
+            if tags_listed(status) { status.tags.iter().map(|_| self.next_id()).collect() } else { Vec::new() };
+        let day = day_of(status.created_at_ms);
         let trees = [
             &t.statusid_status,
             &t.userid_statusids,
@@ -149,11 +174,16 @@ impl Store {
             &t.userid_idempotency,
             &t.fanout_jobs,
             &t.userid_account,
+            &t.name_count,
+            &t.tag_tagid,
+            &t.tagday_uses,
+            &t.tagdayuser_used,
         ];
         let guard = self.author_locks.lock([status.account_id]);
         let result = trees[..].transaction(|tx| {
             let (statuses, by_author, replies, tags, public, counters, rebloggers, idem, jobs, accounts) =
                 (&tx[0], &tx[1], &tx[2], &tx[3], &tx[4], &tx[5], &tx[6], &tx[7], &tx[8], &tx[9]);
+            let (counts, tag_uses) = (&tx[10], TagTrees { ids: &tx[11], days: &tx[12], users: &tx[13] });
             if let Some(k) = &idem_key
                 && let Some(bytes) = idem.get(k)?
             {
@@ -182,11 +212,13 @@ impl Store {
                     for tag in &status.tags {
                         tags.insert(tag_key(tag, status.id), &[])?;
                     }
+                    tag_uses.count_uses(&status.tags, &fresh_tag_ids, status.account_id, day)?;
                     if !status.is_reply_to_other() {
                         public.insert(&sid, &[])?;
                     }
                 }
                 bump_account(accounts, status.account_id, |a| a.statuses_count += 1)?;
+                bump_count(counts, STATUS_COUNT, true)?;
             }
             statuses.insert(&sid, value.as_slice())?;
             by_author.insert(&keys::pair_key(status.account_id, status.id), &[])?;
@@ -235,7 +267,7 @@ impl Store {
 
     /// Deletes a status (or reblog wrapper) and its indexes and counts, and records a
     /// fan-out job to take it out of home timelines; durable on return. Reblogs of a
-    /// deleted status are deleted with it, as on Mastodon.
+    /// deleted status are deleted with it, as on Mastodon, and so is its edit history.
     pub async fn delete_status(&self, status: &Status) -> Result<Vec<Status>, StorageError> {
         let mut removed = Vec::new();
         if status.reblog_of.is_none() {
@@ -259,15 +291,28 @@ impl Store {
             &t.statusid_rebloggers,
             &t.fanout_jobs,
             &t.userid_account,
+            &t.statusid_edits,
+            &t.name_count,
         ];
         let guard = self.author_locks.lock(removed.iter().map(|s| s.account_id));
+        // Read under the authors' locks, which edits take too: no version is added between
+        // this read and the transaction.
+        let mut versions: Vec<Vec<sled::IVec>> = Vec::with_capacity(removed.len());
+        for s in &removed {
+            let keys = t.statusid_edits.scan_prefix(keys::id_key(s.id)).keys().collect::<Result<Vec<_>, _>>();
+            versions.push(keys?);
+        }
         let result = trees[..].transaction(|tx| {
             let (statuses, by_author, replies, tags, public, counters, rebloggers, jobs, accounts) =
                 (&tx[0], &tx[1], &tx[2], &tx[3], &tx[4], &tx[5], &tx[6], &tx[7], &tx[8]);
-            for s in &removed {
+            let (edits, counts) = (&tx[9], &tx[10]);
+            for (s, versions) in removed.iter().zip(&versions) {
                 let sid = keys::id_key(s.id);
                 if statuses.remove(&sid)?.is_none() {
                     continue; // already gone (a concurrent delete)
+                }
+                for key in versions {
+                    edits.remove(key)?;
                 }
                 by_author.remove(&keys::pair_key(s.account_id, s.id))?;
                 if let Some(parent) = s.in_reply_to_id {
@@ -287,6 +332,7 @@ impl Store {
                     }
                     public.remove(&sid)?;
                     bump_account(accounts, s.account_id, |a| a.statuses_count = a.statuses_count.saturating_sub(1))?;
+                    bump_count(counts, STATUS_COUNT, false)?;
                 }
                 counters.remove(&sid)?;
                 let job = FanoutJob::Delete(s.clone());
@@ -361,7 +407,8 @@ pub struct StatusVersion {
 
 impl Store {
     /// Replaces a status's text, keeping the previous version in its history and the tag
-    /// index in step, with the fan-out job that tells the streams; durable on return.
+    /// index in step (a tag the edit adds counts as used on the day of the edit), with the
+    /// fan-out job that tells the streams; durable on return.
     pub async fn edit_status(&self, old: &Status, new: &Status) -> Result<(), StorageError> {
         let t = &self.trees;
         let version = StatusVersion {
@@ -378,31 +425,95 @@ impl Store {
         let sid = keys::id_key(old.id);
         let job = FanoutJob::Edit(new.clone());
         let job_value = codec::encode(&job)?;
-        let trees = [&t.statusid_status, &t.statusid_edits, &t.tag_statusids, &t.fanout_jobs];
-        trees[..]
-            .transaction(|tx| {
-                let (statuses, edits, tags, jobs) = (&tx[0], &tx[1], &tx[2], &tx[3]);
-                if statuses.get(sid)?.is_none() {
-                    return Ok::<(), ConflictableTransactionError<StorageError>>(());
+        let added: Vec<String> = if tags_listed(old) {
+            new.tags.iter().filter(|tag| !old.tags.contains(tag)).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let fresh_tag_ids: Vec<Id> = added.iter().map(|_| self.next_id()).collect();
+        let day = day_of(new.edited_at_ms.unwrap_or_else(now_millis));
+        let trees = [
+            &t.statusid_status,
+            &t.statusid_edits,
+            &t.tag_statusids,
+            &t.fanout_jobs,
+            &t.tag_tagid,
+            &t.tagday_uses,
+            &t.tagdayuser_used,
+        ];
+        // The author's lock keeps a version from landing between a delete's read of the
+        // history and its transaction.
+        let guard = self.author_locks.lock([old.account_id]);
+        let result = trees[..].transaction(|tx| {
+            let (statuses, edits, tags, jobs) = (&tx[0], &tx[1], &tx[2], &tx[3]);
+            let tag_uses = TagTrees { ids: &tx[4], days: &tx[5], users: &tx[6] };
+            if statuses.get(sid)?.is_none() {
+                return Ok::<(), ConflictableTransactionError<StorageError>>(());
+            }
+            edits.insert(&edit_key, version.as_slice())?;
+            statuses.insert(&sid, value.as_slice())?;
+            jobs.insert(job.key(), job_value.as_slice())?;
+            if old.visibility == Visibility::Public {
+                for tag in &old.tags {
+                    tags.remove(tag_key(tag, old.id))?;
                 }
-                edits.insert(&edit_key, version.as_slice())?;
-                statuses.insert(&sid, value.as_slice())?;
-                jobs.insert(job.key(), job_value.as_slice())?;
-                if old.visibility == Visibility::Public {
-                    for tag in &old.tags {
-                        tags.remove(tag_key(tag, old.id))?;
-                    }
-                    for tag in &new.tags {
-                        tags.insert(tag_key(tag, new.id), &[])?;
-                    }
+                for tag in &new.tags {
+                    tags.insert(tag_key(tag, new.id), &[])?;
                 }
-                Ok(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StorageError::from(e),
-            })?;
+                tag_uses.count_uses(&added, &fresh_tag_ids, old.account_id, day)?;
+            }
+            Ok(())
+        });
+        drop(guard);
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StorageError::from(e),
+        })?;
         self.durable().await
+    }
+
+    /// Statuses that are not reblogs (the instance's `status_count`), kept on write.
+    pub fn status_count(&self) -> Result<u64, StorageError> {
+        Ok(self.trees.name_count.get(STATUS_COUNT.as_bytes())?.as_deref().and_then(read_u64).unwrap_or(0))
+    }
+
+    /// Data written before the status count was kept: the accounts' `statuses_count`
+    /// add up to it (an unreadable account counts nothing: `check_invariants` reports it
+    /// and the count). Whether it wrote anything.
+    pub(crate) fn backfill_status_count(&self) -> Result<bool, StorageError> {
+        let t = &self.trees;
+        if t.name_count.get(STATUS_COUNT.as_bytes())?.is_some() || t.statusid_status.is_empty() {
+            return Ok(false);
+        }
+        let mut total = 0u64;
+        for row in t.userid_account.iter() {
+            let (k, v) = row?;
+            total += codec::decode::<Account>("userid_account", &k, &v).map_or(0, |a| a.statuses_count);
+        }
+        t.name_count.insert(STATUS_COUNT.as_bytes(), &total.to_be_bytes())?;
+        Ok(true)
+    }
+
+    /// Data written before a delete took the edit history along: the versions of
+    /// statuses that are gone. Whether it removed any.
+    pub(crate) fn remove_orphan_versions(&self) -> Result<bool, StorageError> {
+        let t = &self.trees;
+        let mut last: Option<(Id, bool)> = None;
+        let mut removed = false;
+        for row in t.statusid_edits.iter() {
+            let (k, _) = row?;
+            let Some(id) = keys::read_id(&k) else { continue };
+            let exists = match last {
+                Some((seen, exists)) if seen == id => exists,
+                _ => t.statusid_status.contains_key(keys::id_key(id))?,
+            };
+            last = Some((id, exists));
+            if !exists {
+                t.statusid_edits.remove(&k)?;
+                removed = true;
+            }
+        }
+        Ok(removed)
     }
 
     /// Earlier versions of a status, oldest first.
@@ -413,5 +524,156 @@ impl Store {
             out.push(codec::decode("statusid_edits", &k, &v)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::accounts::tests::account;
+
+    fn post(store: &Store, author: Id, text: &str) -> Status {
+        Status {
+            id: store.next_id(),
+            account_id: author,
+            text: text.into(),
+            spoiler_text: String::new(),
+            visibility: Visibility::Public,
+            sensitive: false,
+            language: None,
+            in_reply_to_id: None,
+            in_reply_to_account_id: None,
+            reblog_of: None,
+            mentions: Vec::new(),
+            tags: crate::domain::status::extract_tags(text),
+            created_at_ms: now_millis(),
+            edited_at_ms: None,
+        }
+    }
+
+    async fn edit(store: &Store, old: &Status, text: &str) -> Status {
+        let new = Status {
+            text: text.into(),
+            tags: crate::domain::status::extract_tags(text),
+            edited_at_ms: Some(now_millis()),
+            ..old.clone()
+        };
+        store.edit_status(old, &new).await.unwrap();
+        new
+    }
+
+    /// Opens the store again once the dropped one's flusher has let go of the lock.
+    fn reopen(dir: &std::path::Path) -> Store {
+        for _ in 0..200 {
+            if let Ok(store) = Store::open(dir, 0) {
+                return store;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the store did not reopen");
+    }
+
+    fn version_keys(store: &Store, id: Id) -> usize {
+        store.trees.statusid_edits.scan_prefix(keys::id_key(id)).count()
+    }
+
+    #[tokio::test]
+    async fn a_delete_takes_the_edit_history_along() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        store.create_account(&account(1, "alice")).await.unwrap();
+        let gone = post(&store, Id(1), "one");
+        store.create_status(&gone, None).await.unwrap();
+        let gone2 = edit(&store, &gone, "two").await;
+        let gone3 = edit(&store, &gone2, "three").await;
+        let kept = post(&store, Id(1), "keep");
+        store.create_status(&kept, None).await.unwrap();
+        edit(&store, &kept, "kept").await;
+        assert_eq!((version_keys(&store, gone.id), version_keys(&store, kept.id)), (2, 1));
+
+        store.delete_status(&gone3).await.unwrap();
+        assert_eq!(version_keys(&store, gone.id), 0, "the history tree holds nothing of the deleted status");
+        assert_eq!(store.status_versions(gone.id).unwrap(), Vec::new());
+        assert_eq!(version_keys(&store, kept.id), 1, "other histories stay");
+        assert_eq!(store.trees.statusid_edits.len(), 1);
+        let report = store.check_invariants().unwrap();
+        assert_eq!((report.violations, report.edit_versions), (Vec::<String>::new(), 1));
+    }
+
+    #[tokio::test]
+    async fn the_status_count_is_kept_on_write_and_rebuilt_for_older_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 0).unwrap();
+            store.create_account(&account(1, "alice")).await.unwrap();
+            store.create_account(&account(2, "bob")).await.unwrap();
+            let mut posts = Vec::new();
+            for n in 0..5 {
+                let s = post(&store, Id(1 + n % 2), &format!("post {n}"));
+                store.create_status(&s, None).await.unwrap();
+                posts.push(s);
+            }
+            let reblog = Status { id: store.next_id(), reblog_of: Some(posts[0].id), ..post(&store, Id(2), "") };
+            store.create_status(&reblog, None).await.unwrap();
+            assert_eq!(store.status_count().unwrap(), 5, "reblogs are not counted");
+            store.delete_status(&posts[0]).await.unwrap();
+            store.delete_status(&posts[1]).await.unwrap();
+            assert_eq!(store.status_count().unwrap(), 3);
+            assert!(store.check_invariants().unwrap().is_clean());
+            // Older data: no count, and versions of a status deleted before deletes took
+            // them along.
+            store.trees.name_count.remove(STATUS_COUNT.as_bytes()).unwrap();
+            let orphan = keys::pair_key(posts[1].id, store.next_id());
+            let version = StatusVersion {
+                text: "old".into(),
+                spoiler_text: String::new(),
+                sensitive: false,
+                mentions: Vec::new(),
+                tags: Vec::new(),
+                created_at_ms: 0,
+            };
+            store.trees.statusid_edits.insert(orphan, codec::encode(&version).unwrap()).unwrap();
+            assert_eq!(store.check_invariants().unwrap().violation_count, 2);
+            store.flush_blocking().unwrap();
+        }
+        let store = reopen(dir.path());
+        assert_eq!(store.status_count().unwrap(), 3);
+        assert!(store.trees.statusid_edits.is_empty());
+        assert!(store.check_invariants().unwrap().is_clean());
+    }
+
+    #[tokio::test]
+    async fn tag_uses_count_public_statuses_and_distinct_accounts_per_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        for (id, name) in [(1, "alice"), (2, "bob")] {
+            store.create_account(&account(id, name)).await.unwrap();
+        }
+        let today = day_of(now_millis());
+        assert_eq!(store.tag_id("rust").unwrap(), None);
+        for (author, text) in [(1, "#rust"), (1, "#Rust #rust"), (2, "#rust #ferris")] {
+            store.create_status(&post(&store, Id(author), text), None).await.unwrap();
+        }
+        let private = Status { visibility: Visibility::Private, ..post(&store, Id(2), "#rust #hidden") };
+        store.create_status(&private, None).await.unwrap();
+        let history = store.tag_history("RUST", today, 7).unwrap();
+        assert_eq!(history.len(), 7);
+        assert_eq!(history[0], crate::storage::TagDay { day: today, uses: 3, accounts: 2 });
+        assert!(history[1..].iter().all(|d| d.uses == 0 && d.accounts == 0));
+        assert_eq!(history[6].day, today - 6);
+        assert!(store.tag_id("rust").unwrap().is_some());
+        assert_ne!(store.tag_id("rust").unwrap(), store.tag_id("ferris").unwrap());
+        assert_eq!(store.tag_id("hidden").unwrap(), None, "private statuses make no tags");
+        let report = store.check_invariants().unwrap();
+        assert_eq!((report.violations, report.tags), (Vec::<String>::new(), 2));
+
+        // Older data: tags in the index without records get them at start-up.
+        store.trees.tag_tagid.clear().unwrap();
+        assert_eq!(store.check_invariants().unwrap().violation_count, 4, "two tags, in the index and day counts");
+        store.flush_blocking().unwrap();
+        drop(store);
+        let store = reopen(dir.path());
+        assert!(store.tag_id("rust").unwrap().is_some() && store.tag_id("ferris").unwrap().is_some());
+        assert!(store.check_invariants().unwrap().is_clean());
     }
 }

@@ -69,8 +69,9 @@ async fn bad_bodies_get_clear_errors() {
 async fn unknown_routes_and_methods_are_json() {
     let app = spawn_app().await;
     assert_eq!(json_with(app.get("/api/v1/nothing-here", None).await, 404).await["error"], "Record not found");
-    json_with(app.client.put(app.url("/api/v1/instance")).send().await.unwrap(), 404).await;
-    json_with(app.client.delete(app.url("/health")).send().await.unwrap(), 404).await;
+    // A known path with another method: 405 (`wrong_methods_are_405_with_allow_…`).
+    json_with(app.client.put(app.url("/api/v1/instance")).send().await.unwrap(), 405).await;
+    json_with(app.client.delete(app.url("/health")).send().await.unwrap(), 405).await;
 }
 
 #[actix_web::test]
@@ -92,4 +93,48 @@ async fn text_round_trips_exactly() {
     assert_eq!(me["source"]["note"], note);
     let html = me["note"].as_str().unwrap();
     assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "{html}");
+}
+
+/// A known path asked with a method it does not take: 405 with `Allow` and a JSON body
+/// (it used to fall through to the 404 of unknown paths); unknown paths stay 404.
+#[actix_web::test]
+async fn wrong_methods_are_405_with_allow_and_unknown_paths_stay_404() {
+    let app = spawn_app().await;
+    let token = app.register("meth").await;
+    let status = app.say(&token, "hello").await;
+    let cases: [(reqwest::Method, String, &str); 7] = [
+        (reqwest::Method::DELETE, "/api/v1/timelines/home".into(), "GET"),
+        (reqwest::Method::PUT, "/api/v1/statuses".into(), "POST"),
+        (reqwest::Method::PATCH, format!("/api/v1/statuses/{status}"), "GET, PUT, DELETE"),
+        (reqwest::Method::POST, "/api/v1/timelines/home/".into(), "GET"),
+        (reqwest::Method::GET, "/api/v1/statuses/1/favourite".into(), "POST"),
+        (reqwest::Method::DELETE, "/api/v1/accounts/verify_credentials".into(), "GET"),
+        (reqwest::Method::HEAD, "/api/v1/instance".into(), "GET"),
+    ];
+    for (method, path, allow) in cases {
+        let res = app.client.request(method.clone(), app.url(&path)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers().get("allow").map(|v| v.to_str().unwrap()), Some(allow), "{method} {path}");
+        if method == reqwest::Method::HEAD {
+            continue; // no body to read
+        }
+        let body = json_with(res, 405).await;
+        assert_eq!(body, serde_json::json!({"error": "Method not allowed"}), "{method} {path}");
+    }
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/nothing"),
+        (reqwest::Method::DELETE, "/api/v1/nothing/here"),
+        (reqwest::Method::PUT, "/nope"),
+        (reqwest::Method::DELETE, "/api/v1/streaming/nonsense"),
+    ] {
+        let res = app.client.request(method.clone(), app.url(path)).bearer_auth(&token).send().await.unwrap();
+        assert!(res.headers().get("allow").is_none(), "{method} {path}");
+        assert_eq!(json_with(res, 404).await, serde_json::json!({"error": "Record not found"}), "{method} {path}");
+    }
+    // The right method still reaches its handler.
+    ok_json(app.get("/api/v1/timelines/home", Some(&token)).await).await;
+    ok_json(
+        app.client.delete(app.url(&format!("/api/v1/statuses/{status}"))).bearer_auth(&token).send().await.unwrap(),
+    )
+    .await;
 }

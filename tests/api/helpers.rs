@@ -92,13 +92,20 @@ impl TestApp {
         start(settings, dir).await
     }
 
-    /// Stops the server gracefully and opens its store, as `starling admin check` does.
-    pub async fn stop_and_open(mut self) -> (starling::storage::Store, tempfile::TempDir) {
+    /// Stops the server gracefully; returns its settings and data directory (for the
+    /// offline `starling admin` tools).
+    pub async fn stop(mut self) -> (Settings, tempfile::TempDir) {
         self.handle.stop(true).await;
         if let Some(join) = self.join.take() {
             join.await.unwrap().unwrap();
         }
         let TestApp { settings, dir, .. } = self;
+        (settings, dir)
+    }
+
+    /// Stops the server gracefully and opens its store, as `starling admin check` does.
+    pub async fn stop_and_open(self) -> (starling::storage::Store, tempfile::TempDir) {
+        let (settings, dir) = self.stop().await;
         for _ in 0..100 {
             if let Ok(store) = starling::storage::Store::open(&settings.storage.path, settings.storage.node_id) {
                 return (store, dir);

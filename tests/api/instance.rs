@@ -76,3 +76,42 @@ async fn browsers_may_call_the_api_from_any_origin() {
     assert!(res.headers().get("access-control-allow-origin").is_some());
     assert!(res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase().contains("link"));
 }
+
+/// `stats.status_count` counts statuses (reblogs not, as the accounts' `statuses_count`),
+/// kept on write: right after posts, deletes (a deleted account's statuses included) and
+/// a restart.
+#[actix_web::test]
+async fn status_count_counts_statuses_and_follows_deletes() {
+    let app = spawn_app().await;
+    let count = |v: serde_json::Value| v["stats"]["status_count"].as_u64().unwrap();
+    assert_eq!(count(ok_json(app.get("/api/v1/instance", None).await).await), 0);
+    let (alice, _) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    let mut posted = Vec::new();
+    for n in 0..8 {
+        posted.push(app.say(&alice, &format!("post {n}")).await);
+    }
+    for n in 0..3 {
+        app.post_status(&bob, serde_json::json!({"status": format!("bob {n}"), "visibility": "private"})).await;
+    }
+    let reblog = format!("/api/v1/statuses/{}/reblog", posted[0]);
+    ok_json(app.post_json(&reblog, Some(&bob), &serde_json::json!({})).await).await;
+    let v1 = ok_json(app.get("/api/v1/instance", None).await).await;
+    assert_eq!((count(v1.clone()), v1["stats"]["user_count"].as_u64()), (11, Some(2)), "{v1}");
+    let del = |id: &str| app.client.delete(app.url(&format!("/api/v1/statuses/{id}"))).bearer_auth(&alice).send();
+    ok_json(del(&posted[1]).await.unwrap()).await;
+    ok_json(del(&posted[0]).await.unwrap()).await; // and bob's reblog of it
+    assert_eq!(count(ok_json(app.get("/api/v1/instance", None).await).await), 9);
+    let app = app.restart().await;
+    assert_eq!(count(ok_json(app.get("/api/v1/instance", None).await).await), 9);
+    let res = app
+        .client
+        .delete(app.url("/api/v1/accounts/me"))
+        .bearer_auth(app.login("bob").await["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    assert_eq!(count(ok_json(app.get("/api/v1/instance", None).await).await), 6);
+}

@@ -152,3 +152,45 @@ async fn the_docs_page_lists_the_operations_without_outside_assets() {
         assert!(!page.contains(outside), "the docs page refers to something outside it: {outside}");
     }
 }
+
+/// The `X-RateLimit-*` headers the rate limiter adds are in the document, on every
+/// answer of every route it counts (429 included) and on no other.
+#[actix_web::test]
+async fn the_document_describes_the_rate_limit_headers() {
+    const HEADERS: [&str; 3] = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"];
+    let app = spawn_with(|s| s.rate_limits.enabled = true).await;
+    let doc: Value = serde_json::from_str(&app.get("/api/openapi.json", None).await.text().await.unwrap()).unwrap();
+    let (mut counted, mut other) = (0, 0);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let headers = &response["headers"];
+                if starling::http::rate_limit::counted(path) {
+                    counted += 1;
+                    for name in HEADERS {
+                        let header = &headers[name];
+                        assert!(header.is_object(), "{method} {path} {status}: no {name}");
+                        assert!(header["description"].is_string(), "{method} {path} {status}: {name}");
+                    }
+                    assert_eq!(headers["X-RateLimit-Limit"]["schema"]["type"], "integer");
+                    assert_eq!(headers["X-RateLimit-Remaining"]["schema"]["type"], "integer");
+                    assert_eq!(headers["X-RateLimit-Reset"]["schema"]["format"], "date-time");
+                } else {
+                    other += 1;
+                    for name in HEADERS {
+                        assert!(headers.get(name).is_none(), "{method} {path} {status}: {name} on an uncounted route");
+                    }
+                }
+            }
+        }
+    }
+    assert!(counted > 200 && other > 5, "{counted} counted answers, {other} others");
+    // What the server sends matches.
+    let res = app.get("/api/v1/instance", None).await;
+    for name in HEADERS {
+        assert!(res.headers().contains_key(name), "GET /api/v1/instance has no {name}");
+    }
+    let reset = res.headers()["x-ratelimit-reset"].to_str().unwrap().to_owned();
+    assert!(chrono::DateTime::parse_from_rfc3339(&reset).is_ok(), "{reset}");
+    assert!(app.get("/health", None).await.headers().get("x-ratelimit-limit").is_none());
+}

@@ -282,6 +282,47 @@ async fn edits_keep_history_and_source() {
     assert!(app.page_ids("/api/v1/timelines/tag/final", None).await.is_empty());
 }
 
+/// Deleting an edited status takes its edit history along: the history is 404, and the
+/// offline check (`starling admin check`) finds the versions of the status that is left
+/// and none of the deleted one (they used to stay in `statusid_edits` for good).
+#[actix_web::test]
+async fn deleting_an_edited_status_deletes_its_history() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let put = |id: &str, text: &str| {
+        app.client
+            .put(app.url(&format!("/api/v1/statuses/{id}")))
+            .bearer_auth(&alice)
+            .json(&json!({ "status": text }))
+            .send()
+    };
+    let gone = app.say(&alice, "draft one").await;
+    ok_json(put(&gone, "draft two").await.unwrap()).await;
+    ok_json(put(&gone, "draft three").await.unwrap()).await;
+    let kept = app.say(&alice, "keep one").await;
+    ok_json(put(&kept, "keep two").await.unwrap()).await;
+    let history = |id: &str| app.client.get(app.url(&format!("/api/v1/statuses/{id}/history"))).send();
+    assert_eq!(ok_json(history(&gone).await.unwrap()).await.as_array().unwrap().len(), 3);
+    ok_json(app.client.delete(app.url(&format!("/api/v1/statuses/{gone}"))).bearer_auth(&alice).send().await.unwrap())
+        .await;
+    json_with(history(&gone).await.unwrap(), 404).await;
+    assert_eq!(ok_json(history(&kept).await.unwrap()).await.as_array().unwrap().len(), 2);
+
+    let (settings, _dir) = app.stop().await;
+    // The stopped server's flusher may hold the sled lock a moment longer.
+    let mut report = starling::admin::check(&settings);
+    for _ in 0..100 {
+        if report.is_ok() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        report = starling::admin::check(&settings);
+    }
+    let report = report.unwrap();
+    assert_eq!(report.violations, Vec::<String>::new());
+    assert_eq!((report.statuses, report.edit_versions), (1, 1), "only the kept status's first version");
+}
+
 /// Pages render statuses from a cache kept beside the records: an edit, a new count, a
 /// changed profile and a delete all show on the next read, and the viewer's own flags
 /// never leak to another viewer.

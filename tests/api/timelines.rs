@@ -64,11 +64,11 @@ async fn home_timeline_fans_out_and_pages_without_gaps() {
     assert_eq!(above, vec![posted[1].clone(), posted[2].clone()]);
     let since = app.page_ids(&format!("/api/v1/timelines/home?since_id={}&limit=40", posted[1]), Some(&alice)).await;
     assert_eq!(since.len(), 6, "5 late posts and posted[0]");
-    // Limits are clamped; forged cursors are 400.
+    // Limits are clamped; forged cursors match nothing (`non_numeric_cursors_give_empty_pages`).
     for (q, n) in [("limit=-1", 1), ("limit=0", 1), ("limit=1000000000", 12), ("limit=x", 12)] {
         assert_eq!(app.page_ids(&format!("/api/v1/timelines/home?{q}"), Some(&alice)).await.len(), n.min(20), "{q}");
     }
-    json_with(app.get("/api/v1/timelines/home?max_id=abc", Some(&alice)).await, 400).await;
+    assert_eq!(app.page_ids("/api/v1/timelines/home?max_id=abc", Some(&alice)).await, Vec::<String>::new());
     json_with(app.get("/api/v1/timelines/home", None).await, 401).await;
 }
 
@@ -240,4 +240,128 @@ async fn celebrities_are_merged_at_read_time() {
     let after = app.say(&star, "ordinary again").await;
     let home = eventually_home(&app, &fan1, &[&after]).await;
     assert_eq!(home.len(), expected.len() + 1);
+}
+
+/// Ids are strings to clients: a cursor that is not one of ours (`max_id=abc`) matches
+/// nothing, so every paged list answers 200 with an empty page and no `Link`, as
+/// Mastodon does (it was a 400).
+#[actix_web::test]
+async fn non_numeric_cursors_give_empty_pages() {
+    let (app, admin) = spawn_with_admin("root").await;
+    let (alice, alice_id) = app.user("alice").await;
+    let (bob, bob_id) = app.user("bob").await;
+    app.follow(&bob, &alice_id).await;
+    let post = app.say(&alice, "hello #cursors").await;
+    for action in ["favourite", "bookmark", "reblog"] {
+        ok_json(app.post_json(&format!("/api/v1/statuses/{post}/{action}"), Some(&bob), &json!({})).await).await;
+    }
+    let paths = [
+        "/api/v1/timelines/home".to_owned(),
+        "/api/v1/timelines/public".to_owned(),
+        "/api/v1/timelines/tag/cursors".to_owned(),
+        format!("/api/v1/accounts/{alice_id}/statuses"),
+        format!("/api/v1/accounts/{alice_id}/followers"),
+        format!("/api/v1/accounts/{bob_id}/following"),
+        format!("/api/v1/statuses/{post}/favourited_by"),
+        format!("/api/v1/statuses/{post}/reblogged_by"),
+        "/api/v1/favourites".to_owned(),
+        "/api/v1/bookmarks".to_owned(),
+        "/api/v1/notifications".to_owned(),
+        "/api/v1/follow_requests".to_owned(),
+        "/api/v1/blocks".to_owned(),
+        "/api/v1/mutes".to_owned(),
+        "/api/v1/admin/accounts".to_owned(),
+        "/api/v1/admin/reports".to_owned(),
+    ];
+    for path in &paths {
+        let token = if path.starts_with("/api/v1/admin/") {
+            &admin
+        } else if path.contains("notif") {
+            &alice
+        } else {
+            &bob
+        };
+        // Not empty without the cursor (where there is something to list)...
+        let whole = ok_json(app.get(path, Some(token)).await).await;
+        for cursor in ["max_id", "since_id", "min_id"] {
+            for value in ["abc", "12x", "-5", "1e3"] {
+                let url = format!("{path}?{cursor}={value}&limit=5");
+                let res = app.get(&url, Some(token)).await;
+                assert!(res.headers().get("link").is_none(), "{url}: a Link for an empty page");
+                assert_eq!(ok_json(res).await, json!([]), "{url} (without the cursor: {whole})");
+            }
+        }
+    }
+    // ...which most of them are.
+    for path in ["/api/v1/timelines/home", "/api/v1/favourites", "/api/v1/notifications"] {
+        let token = if path.contains("notif") { &alice } else { &bob };
+        assert!(!ok_json(app.get(path, Some(token)).await).await.as_array().unwrap().is_empty(), "{path}");
+    }
+    // A good cursor with a bad one is still nothing; a blank one is no cursor.
+    let url = "/api/v1/timelines/home?min_id=1&max_id=zz";
+    assert_eq!(app.page_ids(url, Some(&bob)).await, Vec::<String>::new());
+    assert!(!app.page_ids("/api/v1/timelines/home?max_id=", Some(&bob)).await.is_empty());
+    // Scopes and ids are still checked first.
+    json_with(app.get("/api/v1/timelines/home?max_id=abc", None).await, 401).await;
+    json_with(app.get("/api/v1/accounts/999/statuses?max_id=abc", None).await, 404).await;
+}
+
+/// The Tag entity carries the tag's id and seven days of use counted on write: uses
+/// are public statuses, accounts distinct authors; private posts and reblogs do not
+/// count, an edit that adds a tag does. Never-used tags are 404, as on Mastodon.
+#[actix_web::test]
+async fn tags_carry_their_id_and_seven_days_of_history() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    json_with(app.get("/api/v1/tags/rust", None).await, 404).await;
+    let first = app.say(&alice, "learning #rust").await;
+    app.say(&alice, "more #Rust and #RUST again").await;
+    app.say(&bob, "#rust too").await;
+    app.post_status(&alice, json!({"status": "secret #rust", "visibility": "private"})).await;
+    ok_json(app.post_json(&format!("/api/v1/statuses/{first}/reblog"), Some(&bob), &json!({})).await).await;
+    json_with(app.get("/api/v1/tags/secretonly", None).await, 404).await;
+
+    let today = |secs: u64| (secs / 86_400 * 86_400) as i64;
+    let before = today(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    let tag = ok_json(app.get("/api/v1/tags/Rust", None).await).await;
+    let after = today(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    assert_eq!(tag["name"], "rust");
+    assert_eq!(tag["url"], app.url("/tags/rust"));
+    assert_eq!(tag["following"], false);
+    let id = tag["id"].as_str().expect("the id is a string");
+    assert!(!id.is_empty() && id.parse::<u64>().is_ok(), "{id}");
+    let history = tag["history"].as_array().unwrap();
+    assert_eq!(history.len(), 7, "{tag}");
+    assert_eq!((history[0]["uses"].as_str(), history[0]["accounts"].as_str()), (Some("3"), Some("2")), "{tag}");
+    let day0: i64 = history[0]["day"].as_str().unwrap().parse().unwrap();
+    assert!(day0 == before || day0 == after, "{day0}: not the start of today (UTC)");
+    for (n, entry) in history.iter().enumerate().skip(1) {
+        assert_eq!(entry["day"].as_str().unwrap().parse::<i64>().unwrap(), day0 - 86_400 * n as i64, "{tag}");
+        assert_eq!((entry["uses"].as_str(), entry["accounts"].as_str()), (Some("0"), Some("0")), "{tag}");
+    }
+    // The id stays; a new use moves the count; an edit adding a tag counts it.
+    let again = ok_json(app.get("/api/v1/tags/rust", None).await).await;
+    assert_eq!(again["id"], tag["id"]);
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/statuses/{first}")))
+        .bearer_auth(&alice)
+        .json(&json!({"status": "learning #rust and #ferris"}))
+        .send()
+        .await
+        .unwrap();
+    ok_json(res).await;
+    let ferris = ok_json(app.get("/api/v1/tags/ferris", None).await).await;
+    assert_eq!(
+        (ferris["history"][0]["uses"].as_str(), ferris["history"][0]["accounts"].as_str()),
+        (Some("1"), Some("1"))
+    );
+    assert_ne!(ferris["id"], tag["id"]);
+    let rust = ok_json(app.get("/api/v1/tags/rust", None).await).await;
+    assert_eq!(rust["history"][0]["uses"], "3", "keeping a tag in an edit is no new use");
+    // Counts and ids survive a restart.
+    let app = app.restart().await;
+    let rust = ok_json(app.get("/api/v1/tags/rust", None).await).await;
+    assert_eq!((rust["id"].clone(), rust["history"][0]["uses"].clone()), (tag["id"].clone(), json!("3")));
 }
