@@ -342,12 +342,27 @@ fn check_authorize(state: &AppState, q: &AuthorizeQuery) -> Result<ValidAuthoriz
     Ok(ValidAuthorize { app, redirect_uri, scopes })
 }
 
+/// The Content-Security-Policy of these pages: their inline style and nothing else to
+/// load; a form may only post back here.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";
+
+/// The login-and-consent page's: the same without `form-action`, as on Mastodon's. Browsers
+/// apply `form-action` to the redirects that follow a form's submission too, so `'self'`
+/// would refuse the 302 to the app's redirect URI (another origin, or the app's own
+/// scheme) and leave the person on this page. The page runs no script: its one form is
+/// the one it was served with.
+const AUTHORIZE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
 fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+    html_with_csp(status, CSP, body)
+}
+
+fn html_with_csp(status: actix_web::http::StatusCode, csp: &str, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"))
+        .insert_header(("Content-Security-Policy", csp))
         .body(format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
              <title>starling</title><style>body{{font-family:sans-serif;max-width:28em;margin:3em auto;padding:0 1em}}\
@@ -377,8 +392,9 @@ fn login_page(q: &AuthorizeQuery, valid: &ValidAuthorize, error: Option<&str>) -
     let error = error.map(|e| format!("<p role=\"alert\"><strong>{}</strong></p>", esc(e))).unwrap_or_default();
     let status =
         if error.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNAUTHORIZED };
-    html(
+    html_with_csp(
         status,
+        AUTHORIZE_CSP,
         format!(
             "<h1>Authorize {}</h1><p>This application asks for access to your account:</p><ul>{scopes}</ul>{error}\
              <form method=\"post\" action=\"/oauth/authorize\">{hidden}\

@@ -198,6 +198,7 @@ async fn authorization_code_with_pkce_and_out_of_band_page() {
     let page = app.get(&query, None).await;
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_authorize_page_csp(&page);
     let html = page.text().await.unwrap();
     assert!(html.contains("<form") && html.contains("name=\"password\""));
     let authorize = |password: &'static str| {
@@ -221,7 +222,9 @@ async fn authorization_code_with_pkce_and_out_of_band_page() {
             .await
         }
     };
-    assert_eq!(authorize("wrong password").await.status(), 401);
+    let again = authorize("wrong password").await;
+    assert_eq!(again.status(), 401);
+    assert_authorize_page_csp(&again);
     let code = code_from_page(&authorize(PASSWORD).await.text().await.unwrap());
     let exchange = |code: String, verifier: &'static str| {
         let (app, client) = (&app, client.clone());
@@ -250,9 +253,23 @@ async fn authorization_code_with_pkce_and_out_of_band_page() {
     ok_json(app.me(body["access_token"].as_str().unwrap()).await).await;
     // A code works once.
     assert_eq!(json_with(exchange(code, verifier).await, 400).await["error"], "invalid_grant");
-    // Unknown client: an HTML error page, not a form.
+    // Unknown client: an HTML error page, not a form, still with form-action.
     let res = app.get("/oauth/authorize?client_id=nope&response_type=code", None).await;
     assert_eq!(res.status(), 400);
+    assert_eq!(csp(&res), "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+}
+
+fn csp(res: &reqwest::Response) -> &str {
+    res.headers()["content-security-policy"].to_str().unwrap()
+}
+
+/// The login-and-consent page keeps its policy but for `form-action`: browsers apply it to
+/// the redirect after the form post, which goes to the app's redirect URI (another origin
+/// or scheme); with `form-action 'self'` the person would stay on the page
+/// (tests/browser/oauth_authorize.py checks that in a browser).
+fn assert_authorize_page_csp(res: &reqwest::Response) {
+    assert_eq!(csp(res), "default-src 'none'; style-src 'unsafe-inline'");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
 }
 
 #[actix_web::test]
