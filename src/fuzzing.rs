@@ -479,6 +479,7 @@ impl Fixture {
             scope: "read write".into(),
             iat: now,
             exp: now + 3600,
+            nbf: None,
             jti: "fuzz".into(),
         };
         let mut header = Header::new(Algorithm::EdDSA);

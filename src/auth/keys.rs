@@ -6,7 +6,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use sha2::{Digest, Sha256};
 
@@ -50,12 +50,27 @@ impl SigningKeys {
         let public = pair.public_key().as_ref();
         let public_x = URL_SAFE_NO_PAD.encode(public);
         let kid = hex::encode(&Sha256::digest(public)[..8]);
-        Ok(Self {
+        let keys = Self {
             encoding: EncodingKey::from_ed_der(parsed.contents()),
             decoding: DecodingKey::from_ed_components(&public_x).map_err(|e| e.to_string())?,
             kid,
             public_x,
-        })
+        };
+        keys.self_check()?;
+        Ok(keys)
+    }
+
+    /// Signs and verifies a message with jsonwebtoken's crypto backend, so that a key
+    /// `ring` parses but the backend cannot use fails at start-up, not at every sign-in.
+    fn self_check(&self) -> Result<(), String> {
+        let message = b"starling signing key check";
+        let signature = jsonwebtoken::crypto::sign(message, &self.encoding, Algorithm::EdDSA)
+            .map_err(|e| format!("cannot sign with it: {e}"))?;
+        match jsonwebtoken::crypto::verify(&signature, message, &self.decoding, Algorithm::EdDSA) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("its signature does not verify against its public key".into()),
+            Err(e) => Err(format!("cannot verify with it: {e}")),
+        }
     }
 
     /// The public key as a JWK set (`/.well-known/jwks.json`).
@@ -106,5 +121,25 @@ mod tests {
         assert_eq!(first.public_x, again.public_x);
         std::fs::write(dir.path().join("bad.pem"), "nonsense").unwrap();
         assert!(SigningKeys::load_or_create(&dir.path().join("bad.pem")).is_err());
+    }
+
+    /// Both PKCS#8 forms load and sign tokens that verify: v2 with the public key (what
+    /// `generate_pem` writes) and v1 without it (`openssl genpkey -algorithm ed25519`, for
+    /// a configured key; this one is a throwaway test key).
+    #[test]
+    fn v1_and_v2_keys_sign_verifiable_tokens() {
+        const OPENSSL_V1: &str = "-----BEGIN PRIVATE KEY-----\n\
+            MC4CAQAwBQYDK2VwBCIEIEYK5JrHWsCdrMvCPMFqsxZnAY9GMwkCpjsCmbj1Y993\n\
+            -----END PRIVATE KEY-----\n";
+        for pem_text in [generate_pem().unwrap(), OPENSSL_V1.to_owned()] {
+            let keys = SigningKeys::from_pem(&pem_text).unwrap();
+            let header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+            let claims = serde_json::json!({ "sub": "1", "exp": 4_000_000_000u64 });
+            let token = jsonwebtoken::encode(&header, &claims, &keys.encoding).unwrap();
+            let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+            validation.validate_aud = false;
+            let got = jsonwebtoken::decode::<serde_json::Value>(&token, &keys.decoding, &validation).unwrap();
+            assert_eq!(got.claims, claims);
+        }
     }
 }

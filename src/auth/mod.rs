@@ -41,6 +41,10 @@ pub struct Claims {
     pub scope: String,
     pub iat: i64,
     pub exp: i64,
+    /// Never issued; typed so that a present `nbf` of the wrong JSON type fails to decode
+    /// here too, not only in jsonwebtoken's validation (GHSA-h395-gr6q-cpjc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
 }
 
@@ -262,6 +266,7 @@ impl AuthService {
             scope: session.scopes.to_string(),
             iat: now,
             exp,
+            nbf: None,
             jti: random_token(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
