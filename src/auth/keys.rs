@@ -1,7 +1,6 @@
 //! The Ed25519 key that signs access tokens. Created on first start (PKCS#8 PEM, mode
 //! 0600) unless a path is configured; its public half is published as a JWK set.
 
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
@@ -35,7 +34,7 @@ impl SigningKeys {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let text = generate_pem().map_err(|reason| KeyError::Invalid { path: shown.clone(), reason })?;
-                write_private(path, &text).map_err(io)?;
+                crate::storage::files::write_new_durable(path, text.as_bytes(), 0o600).map_err(io)?;
                 tracing::info!(path = %shown, "created a new token signing key");
                 text
             }
@@ -92,16 +91,6 @@ fn generate_pem() -> Result<String, String> {
     let rng = ring::rand::SystemRandom::new();
     let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| e.to_string())?;
     Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", doc.as_ref().to_vec())))
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod apps;
 pub mod check;
 pub mod codec;
 pub mod events;
+pub mod files;
 pub mod flusher;
 pub mod follows;
 pub mod keys;
@@ -179,8 +180,11 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database in `dir` and starts the flusher.
     pub fn open(dir: &Path, node_id: u8) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(dir)?;
+        files::create_dir_all_durable(dir)?;
         let db = sled::Config::new().path(dir).open()?;
+        // sled names its files (`conf`, `db`, `blobs/`) without fsyncing the directory.
+        db.flush()?;
+        files::sync_tree_entries(dir)?;
         let tree = |name: &str| db.open_tree(name);
         let trees = Trees {
             userid_account: tree("userid_account")?,
