@@ -9,7 +9,7 @@
 //! - logs the stream events, runs the home filter once for every recipient
 //!   ([`HomeAudience`]) and hands each connection its event with the frame rendered once
 //!   ([`Streams::deliver`]) as soon as a flush covers the events;
-//! - writes (or removes) the timeline entries in chunks and tells active users'
+//! - writes (or removes) the timeline entries one key at a time and tells active users'
 //!   `TimelineActor`s; once a flush covers them too, deletes the job.
 //!
 //! Handlers send it jobs with `try_send`; jobs that do not fit its bounded mailbox stay

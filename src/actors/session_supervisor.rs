@@ -1,7 +1,10 @@
-//! `SessionSupervisor`: an actor that sweeps the book of connections four times a
-//! second: closes connections whose auth session was revoked (or account deleted), cuts
-//! slow consumers (more than `queue_frames` events waiting), shuts down sockets that did
-//! not close when told, and keeps stream leases of connected users alive. Started by the
+//! `SessionSupervisor`: an actor that sweeps the book of connections: closes connections
+//! whose auth session was revoked (or account deleted), cuts slow consumers (more than
+//! `queue_frames` events waiting), shuts down sockets that did not close when told, and
+//! keeps stream leases of connected users alive. It looks four times a second whether a
+//! session ended (then it sweeps at once, so a revocation closes sockets within 250 ms)
+//! and sweeps every second in any case: with 10,000 connections a sweep is a few
+//! milliseconds of work, which the push path should not pay four times a second. Started by the
 //! `Application`, which holds its address; stops at shutdown, closing every socket.
 
 use std::sync::Arc;
@@ -16,7 +19,8 @@ use crate::storage::Store;
 
 /// A connection told to close that is still open after this long has its socket shut.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-const SWEEP_EVERY: Duration = Duration::from_millis(250);
+const CHECK_EVERY: Duration = Duration::from_millis(250);
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 const LEASE_RENEW_EVERY: Duration = Duration::from_secs(60);
 
 /// Sweeps the book: revoked sessions, slow consumers, stuck closes, leases.
@@ -25,11 +29,24 @@ pub struct SessionSupervisor {
     auth: Arc<AuthService>,
     store: Store,
     last_lease_renewal: Instant,
+    last_sweep: Instant,
+    /// `AuthService::sessions_ended` at the last sweep.
+    ended_seen: u64,
 }
 
 impl SessionSupervisor {
     pub fn new(connections: Arc<Connections>, auth: Arc<AuthService>, store: Store) -> Self {
-        Self { connections, auth, store, last_lease_renewal: Instant::now() }
+        Self { connections, auth, store, last_lease_renewal: Instant::now(), last_sweep: Instant::now(), ended_seen: 0 }
+    }
+
+    /// Sweeps when a session ended since the last sweep, or a second has passed.
+    fn check(&mut self) {
+        let ended = self.auth.sessions_ended();
+        if ended != self.ended_seen || self.last_sweep.elapsed() >= SWEEP_EVERY {
+            self.ended_seen = ended;
+            self.last_sweep = Instant::now();
+            self.sweep();
+        }
     }
 
     fn sweep(&mut self) {
@@ -70,7 +87,7 @@ impl Actor for SessionSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(SWEEP_EVERY, |act, _| act.sweep());
+        ctx.run_interval(CHECK_EVERY, |act, _| act.check());
     }
 }
 

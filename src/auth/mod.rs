@@ -11,7 +11,7 @@ pub mod password;
 pub mod registration;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -128,6 +128,9 @@ pub struct AuthService {
     /// (session, subject, expiry in ms). Skips the ~50 µs Ed25519 check on repeat use;
     /// the live-session check still runs on every request, so revocation is immediate.
     verified: DashMap<[u8; 32], VerifiedToken>,
+    /// Sessions ended so far (revoked, deleted with their account, expired and swept):
+    /// the stream sweep checks its connections' sessions again only when this moved.
+    ended: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -183,6 +186,7 @@ impl AuthService {
             validation,
             live: DashMap::new(),
             verified: DashMap::new(),
+            ended: AtomicU64::new(0),
         };
         let now = now_millis();
         for session in service.store.all_sessions()? {
@@ -204,6 +208,17 @@ impl AuthService {
     /// Whether an auth session is still live (not revoked, not expired).
     pub fn session_is_live(&self, id: Id) -> bool {
         self.live.get(&id).is_some_and(|l| l.expires_at_ms > now_millis())
+    }
+
+    /// How many times a session has ended since start-up (see [`AuthService::session_is_live`]):
+    /// while it stays the same, a session that was live is live until it expires.
+    pub fn sessions_ended(&self) -> u64 {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    fn end_live(&self, id: Id) {
+        self.live.remove(&id);
+        self.ended.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn live_session_count(&self) -> usize {
@@ -410,10 +425,10 @@ impl AuthService {
     /// Ends one session: its access and refresh tokens stop working at once.
     pub async fn revoke_session(&self, id: Id) -> Result<bool, AuthError> {
         let Some(session) = self.store.session(id)? else {
-            self.live.remove(&id);
+            self.end_live(id);
             return Ok(false);
         };
-        self.live.remove(&id);
+        self.end_live(id);
         self.store.delete_sessions(&[session]).await?;
         Ok(true)
     }
@@ -422,7 +437,7 @@ impl AuthService {
     pub async fn revoke_user_sessions(&self, user: Id) -> Result<usize, AuthError> {
         let sessions = self.store.sessions_of_user(user)?;
         for s in &sessions {
-            self.live.remove(&s.id);
+            self.end_live(s.id);
         }
         self.store.delete_sessions(&sessions).await?;
         Ok(sessions.len())
@@ -445,9 +460,10 @@ impl AuthService {
         let now = now_millis();
         let removed = self.store.sweep_expired(now).await?;
         for s in &removed {
-            self.live.remove(&s.id);
+            self.end_live(s.id);
         }
         self.live.retain(|_, live| live.expires_at_ms > now);
+        self.ended.fetch_add(1, Ordering::SeqCst);
         let touched: Vec<(Id, i64)> = self
             .live
             .iter()

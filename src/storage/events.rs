@@ -175,7 +175,6 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut out = Vec::with_capacity(wanted.len());
-        let mut batches = vec![sled::Batch::default()];
         let mut prune = Vec::new();
         // Pruning scans from the oldest event; often enough that at most an eighth of
         // the retained count (and at most 64) is over the limit.
@@ -193,21 +192,16 @@ impl Store {
                     }
                 };
                 next.insert(user, seq + 1);
-                if !out.is_empty() && out.len().is_multiple_of(super::timelines::WRITE_CHUNK) {
-                    batches.push(sled::Batch::default());
-                }
-                if let Some(batch) = batches.last_mut() {
-                    batch.insert(&event_key(user, seq), codec::encode(&StreamEvent { seq, at_ms: now, kind })?);
-                }
+                // Inside the lock: a higher number is never in the tree before a lower
+                // one. One insert at a time (no batch): a batch holds sled's write lock,
+                // and in sled 0.34 it is no cheaper per key.
+                self.trees
+                    .userid_events
+                    .insert(event_key(user, seq), codec::encode(&StreamEvent { seq, at_ms: now, kind })?)?;
                 if seq.is_multiple_of(prune_every) {
                     prune.push(user);
                 }
                 out.push((user, seq, kind));
-            }
-            // Inside the lock: a higher number is never in the tree before a lower one.
-            // In chunks, so a concurrent read never waits behind a whole big fan-out.
-            for batch in batches {
-                self.trees.userid_events.apply_batch(batch)?;
             }
         }
         for user in prune {

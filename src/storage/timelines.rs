@@ -18,10 +18,6 @@ pub struct PageQuery {
 /// Statuses merged into a home timeline when following someone (Mastodon keeps 800).
 pub const MERGE_LIMIT: usize = 800;
 
-/// Keys per batch when one status is written to (or taken out of) many timelines: at
-/// ≈7.5 µs a key, a concurrent read waits at most a few milliseconds.
-pub const WRITE_CHUNK: usize = 256;
-
 fn with_id(prefix: &[u8], id: u64) -> Vec<u8> {
     let mut k = prefix.to_vec();
     k.extend_from_slice(&id.to_be_bytes());
@@ -76,29 +72,22 @@ pub fn page_ids(
 }
 
 impl Store {
-    /// Adds a status to many home timelines, in batches of [`WRITE_CHUNK`] keys: a batch
-    /// holds sled's write lock, and a concurrent read must not wait behind 10,000 keys.
-    /// Each entry stands alone (keys `(user, status)`, a replay rewrites the same ones),
-    /// so nothing needs the batches to be one.
+    /// Adds a status to many home timelines, one insert at a time: a batch holds sled's
+    /// write lock (a concurrent read waits behind all of it) and in sled 0.34 costs more
+    /// per key than single inserts. Each entry stands alone (keys `(user, status)`, a
+    /// replay rewrites the same ones), so nothing needs them to be one write.
     pub fn add_to_timelines(&self, status: Id, users: &[Id]) -> Result<(), StorageError> {
-        for chunk in users.chunks(WRITE_CHUNK) {
-            let mut batch = sled::Batch::default();
-            for &user in chunk {
-                batch.insert(&keys::pair_key(user, status), &[]);
-            }
-            self.trees.userid_timeline.apply_batch(batch)?;
+        for &user in users {
+            self.trees.userid_timeline.insert(keys::pair_key(user, status), &[])?;
         }
         Ok(())
     }
 
-    /// Takes a status out of many home timelines, in batches as [`Store::add_to_timelines`].
+    /// Takes a status out of many home timelines, one key at a time as
+    /// [`Store::add_to_timelines`].
     pub fn remove_from_timelines(&self, status: Id, users: &[Id]) -> Result<(), StorageError> {
-        for chunk in users.chunks(WRITE_CHUNK) {
-            let mut batch = sled::Batch::default();
-            for &user in chunk {
-                batch.remove(&keys::pair_key(user, status));
-            }
-            self.trees.userid_timeline.apply_batch(batch)?;
+        for &user in users {
+            self.trees.userid_timeline.remove(keys::pair_key(user, status))?;
         }
         Ok(())
     }
