@@ -17,9 +17,9 @@
 # STARLING_ADMIN_PASSWORD). compose.yaml runs it as one node with its volume;
 # scripts/test-image builds this file with podman and checks the image end to end.
 
-# The channel in rust-toolchain.toml (scripts/check-dockerfile checks it). That file is not
-# copied in: the build uses the base image's toolchain as it is (the minimal profile),
-# where the file would make rustup download the rustfmt and clippy components it lists.
+# The channel in rust-toolchain.toml (scripts/check-dockerfile checks it). That file is
+# not copied in: the build uses the base image's toolchain as it is (the minimal
+# profile), where the file would make rustup download the rustfmt and clippy it lists.
 ARG RUST_VERSION=1.95.0
 # The image's version label; the version in Cargo.toml (scripts/check-dockerfile checks
 # it; scripts/test-image passes it).
