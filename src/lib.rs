@@ -16,6 +16,7 @@
 //! - [`http`]: actix-web handlers and extractors; nothing outside it imports it.
 //! - [`admin`]: the `starling admin …` command-line tasks.
 //! - [`metrics`]: the Prometheus recorder behind `/metrics`.
+//! - [`probe`]: `starling health`, an HTTP GET of `/health` (the image's HEALTHCHECK).
 //! - `fuzzing` (feature `fuzzing`, off by default): the fuzz targets run by `fuzz/` and
 //!   `tests/fuzz_smoke.rs`, on the handlers' own request types.
 
@@ -30,6 +31,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod metrics;
+pub mod probe;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 
 use starling::config::Settings;
 use starling::startup::Application;
-use starling::{admin, telemetry};
+use starling::{admin, probe, telemetry};
 
 #[derive(Parser)]
 #[command(name = "starling", version, about = "A real-time microblogging server (Mastodon client API)")]
@@ -20,6 +20,17 @@ enum Command {
     /// Operator tasks; run them while the server is stopped.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Probe a running server: GET its /health; exit 0 on 200, 1 otherwise (the
+    /// container image's HEALTHCHECK).
+    Health {
+        /// The URL to probe (http:// only). Default: /health on the configured port, on the
+        /// loopback address when the server listens on all addresses.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -45,7 +56,10 @@ enum AdminCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let command = match Cli::parse().command {
+        Some(Command::Health { url, timeout }) => return health(url, timeout),
+        command => command,
+    };
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -55,7 +69,7 @@ fn main() -> std::process::ExitCode {
     };
     telemetry::init(&settings.log);
     let result = actix_web::rt::System::new().block_on(async move {
-        match cli.command {
+        match command {
             None | Some(Command::Serve) => Application::build(settings).await?.run_until_stopped().await,
             Some(Command::Admin(AdminCommand::CreateUser { username, email, password, role })) => {
                 let account = admin::create_user(&settings, &username, &email, &password, &role).await?;
@@ -67,6 +81,7 @@ fn main() -> std::process::ExitCode {
                 println!("{} is now {}", account.username, account.role.name());
                 Ok(())
             }
+            Some(Command::Health { .. }) => Ok(()), // answered above, before settings and logging
             Some(Command::Admin(AdminCommand::Check)) => {
                 let report = admin::check(&settings)?;
                 let json =
@@ -87,6 +102,35 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "starling failed");
             eprintln!("starling: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `starling health`: one line on stdout when healthy, on stderr otherwise.
+fn health(url: Option<String>, timeout: u64) -> std::process::ExitCode {
+    let url = match url {
+        Some(url) => url,
+        None => match Settings::load() {
+            Ok(settings) => probe::health_url(&settings.server),
+            Err(e) => {
+                eprintln!("starling health: invalid settings: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+    };
+    let answer = actix_web::rt::System::new().block_on(probe::get_status(&url, timeout));
+    match answer {
+        Ok((200, line)) => {
+            println!("starling health: {url}: {line}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok((_, line)) => {
+            eprintln!("starling health: {url}: unhealthy: {line}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("starling health: {url}: {e}");
             std::process::ExitCode::FAILURE
         }
     }
