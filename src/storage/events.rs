@@ -284,16 +284,19 @@ impl Store {
         let last = self.last_seq(user)?;
         let keep = self.events.retention_events.load(Ordering::Relaxed);
         let cutoff = now - self.events.retention_ms.load(Ordering::Relaxed);
-        let mut batch = sled::Batch::default();
+        let mut old = Vec::new();
         for row in self.trees.userid_events.scan_prefix(keys::id_key(user)) {
             let (k, v) = row?;
             let event: StreamEvent = codec::decode(TREE, &k, &v)?;
             if last - event.seq < keep || event.at_ms >= cutoff {
                 break;
             }
-            batch.remove(k);
+            old.push(k);
         }
-        self.trees.userid_events.apply_batch(batch)?;
+        // Oldest first, one key at a time (a batch would write sled's log buffer twice).
+        for k in old {
+            self.trees.userid_events.remove(k)?;
+        }
         Ok(())
     }
 }

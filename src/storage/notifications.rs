@@ -47,12 +47,14 @@ pub struct Notification {
 
 impl Store {
     /// Stores notifications (not yet flushed: the caller's next `durable` covers them).
+    /// Writes notifications, one insert each: every sled batch or transaction, even an
+    /// empty one, seals and writes sled's log buffer twice (`pin_log`), so a batch here
+    /// cost every post two disk writes. Each record stands alone (keyed by user and
+    /// id; a replay rewrites the same ones).
     pub fn add_notifications(&self, items: &[Notification]) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
         for n in items {
-            batch.insert(&keys::pair_key(n.user_id, n.id), codec::encode(n)?);
+            self.trees.userid_notifications.insert(keys::pair_key(n.user_id, n.id), codec::encode(n)?)?;
         }
-        self.trees.userid_notifications.apply_batch(batch)?;
         Ok(())
     }
 

@@ -15,17 +15,13 @@ impl Store {
         if exists == on {
             return Ok(false);
         }
-        let mut batch = sled::Batch::default();
-        let mut back_batch = sled::Batch::default();
         if on {
-            batch.insert(&fwd, &[]);
-            back_batch.insert(&back, &[]);
+            self.trees.userid_blocks.insert(fwd, &[])?;
+            self.trees.userid_blockedby.insert(back, &[])?;
         } else {
-            batch.remove(&fwd);
-            back_batch.remove(&back);
+            self.trees.userid_blocks.remove(fwd)?;
+            self.trees.userid_blockedby.remove(back)?;
         }
-        self.trees.userid_blocks.apply_batch(batch)?;
-        self.trees.userid_blockedby.apply_batch(back_batch)?;
         self.durable().await?;
         Ok(true)
     }
