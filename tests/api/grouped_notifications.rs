@@ -276,6 +276,8 @@ async fn app_user(app: &TestApp) -> String {
 #[actix_web::test]
 async fn blocked_and_muted_accounts_are_left_out_of_groups() {
     let Scene { app, alice, others, .. } = scene().await;
+    let before = ok_json(app.get("/api/v2/notifications?exclude_types[]=mention", Some(&alice)).await).await;
+    assert!(groups(&before).iter().all(|g| g["notifications_count"] == 3), "{before}");
     ok_json(app.post_json(&format!("/api/v1/accounts/{}/mute", others[1].1), Some(&alice), &json!({})).await).await;
     ok_json(app.post_json(&format!("/api/v1/accounts/{}/block", others[2].1), Some(&alice), &json!({})).await).await;
     let body = ok_json(app.get("/api/v2/notifications?exclude_types[]=mention", Some(&alice)).await).await;
@@ -292,6 +294,8 @@ async fn blocked_and_muted_accounts_are_left_out_of_groups() {
     let key = keys(&body)[1].clone();
     let who = ok_json(app.get(&format!("/api/v2/notifications/{key}/accounts"), Some(&alice)).await).await;
     assert_eq!(ids(&who, "id"), vec![others[0].1.clone()]);
+    let count = ok_json(app.get("/api/v2/notifications/unread_count?types[]=favourite", Some(&alice)).await).await;
+    assert_eq!(count, json!({"count": 1}));
     // Only the hidden account's: nothing to show.
     let from = ok_json(app.get(&format!("/api/v2/notifications?account_id={}", others[2].1), Some(&alice)).await).await;
     assert!(groups(&from).is_empty(), "{from}");
