@@ -5,9 +5,11 @@
 //! a span of 12 hours; every other notification (mentions, follow requests) is a group
 //! of its own, `ungrouped-<notification id>`. Mastodon stores each notification's key
 //! when it is made and starts a group's 12 hours at its first notification; here the key
-//! is computed from the notification itself, and the 12 hours are fixed windows counted
-//! from the Unix epoch (`favourite-<status id>-<first hour of the window>`), so a key
-//! never changes and needs no storage.
+//! is computed from the notification itself, in 12-hour windows counted from the time
+//! of what it is about (ids carry their creation time): the status for favourites and
+//! reblogs (`favourite-<status id>-<window>`, window 0 for the first 12 hours after the
+//! post), the followed account for follows (`follow-<window>`). A key never changes and
+//! needs no storage, and likes of one post in its first 12 hours are always one group.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -76,13 +78,15 @@ impl Grouping {
         if !self.kinds.contains(&n.kind) {
             return ungrouped_key(n.id);
         }
-        let hour = n.created_at_ms.div_euclid(HOUR_MS);
-        let window = hour - hour.rem_euclid(GROUP_SPAN_HOURS);
+        // Windows of GROUP_SPAN_HOURS counted from what the group is about (the status,
+        // or for follows the followed account), whose id carries its creation time: a
+        // burst of likes right after a post stays one group, whatever the clock says.
+        let window = |anchor: Id| (n.created_at_ms - anchor.millis()).div_euclid(HOUR_MS * GROUP_SPAN_HOURS);
         match (n.kind, n.status_id) {
             (NotificationKind::Favourite | NotificationKind::Reblog, Some(status)) => {
-                format!("{}-{status}-{window}", n.kind.as_str())
+                format!("{}-{status}-{}", n.kind.as_str(), window(status))
             }
-            (NotificationKind::Follow, _) => format!("follow-{window}"),
+            (NotificationKind::Follow, _) => format!("follow-{}", window(n.user_id)),
             _ => ungrouped_key(n.id),
         }
     }
@@ -149,13 +153,19 @@ impl Viewer<'_> {
 mod tests {
     use super::*;
 
+    /// An id made at `hours` after the epoch (ids carry their time in milliseconds).
+    fn id_at(hours: i64, low: u64) -> Id {
+        Id((((hours * HOUR_MS) as u64) << 16) | low)
+    }
+
+    /// Made at `hours`, about a status posted at hour 10 to a user who joined at hour 1.
     fn record(kind: NotificationKind, id: u64, hours: i64) -> Record {
         Record {
             id: Id(id),
-            user_id: Id(1),
+            user_id: id_at(1, 1),
             kind,
             from_account: Id(2),
-            status_id: Some(Id(77)),
+            status_id: Some(id_at(10, 77)),
             created_at_ms: hours * HOUR_MS + 5,
         }
     }
@@ -163,16 +173,20 @@ mod tests {
     #[test]
     fn keys_group_within_twelve_hour_windows() {
         let g = Grouping::default();
-        assert_eq!(g.key(&record(NotificationKind::Favourite, 3, 25)), "favourite-77-24");
-        assert_eq!(g.key(&record(NotificationKind::Favourite, 4, 35)), "favourite-77-24");
-        assert_eq!(g.key(&record(NotificationKind::Favourite, 5, 36)), "favourite-77-36");
-        assert_eq!(g.key(&record(NotificationKind::Reblog, 6, 1)), "reblog-77-0");
-        assert_eq!(g.key(&record(NotificationKind::Follow, 7, 13)), "follow-12");
-        assert_eq!(g.key(&record(NotificationKind::Mention, 8, 1)), "ungrouped-8");
-        assert_eq!(g.key(&record(NotificationKind::FollowRequest, 9, 1)), "ungrouped-9");
+        let status = id_at(10, 77);
+        // Hours 10 to 21 after a post at hour 10: window 0, across the epoch's 12:00.
+        assert_eq!(g.key(&record(NotificationKind::Favourite, 3, 10)), format!("favourite-{status}-0"));
+        assert_eq!(g.key(&record(NotificationKind::Favourite, 4, 21)), format!("favourite-{status}-0"));
+        assert_eq!(g.key(&record(NotificationKind::Favourite, 5, 22)), format!("favourite-{status}-1"));
+        assert_eq!(g.key(&record(NotificationKind::Reblog, 6, 11)), format!("reblog-{status}-0"));
+        // Follows of a user who joined at hour 1: hours 1 to 12 are window 0.
+        assert_eq!(g.key(&record(NotificationKind::Follow, 7, 12)), "follow-0");
+        assert_eq!(g.key(&record(NotificationKind::Follow, 7, 13)), "follow-1");
+        assert_eq!(g.key(&record(NotificationKind::Mention, 8, 11)), "ungrouped-8");
+        assert_eq!(g.key(&record(NotificationKind::FollowRequest, 9, 11)), "ungrouped-9");
         let only_follows = Grouping::from_names(&["follow".into(), "mention".into(), "bogus".into()]);
-        assert_eq!(only_follows.key(&record(NotificationKind::Favourite, 3, 25)), "ungrouped-3");
-        assert_eq!(only_follows.key(&record(NotificationKind::Follow, 7, 13)), "follow-12");
+        assert_eq!(only_follows.key(&record(NotificationKind::Favourite, 3, 11)), "ungrouped-3");
+        assert_eq!(only_follows.key(&record(NotificationKind::Follow, 7, 12)), "follow-0");
         assert_eq!(ungrouped_id("ungrouped-8"), Some(Id(8)));
         assert_eq!(ungrouped_id("follow-12"), None);
     }
