@@ -49,10 +49,15 @@ impl PageParams {
     /// cursor, so the page is empty ([`empty_page`]), as on Mastodon, where ids are
     /// strings to clients.
     pub fn query(&self) -> Option<PageQuery> {
+        self.query_with(DEFAULT_LIMIT, MAX_LIMIT)
+    }
+
+    /// [`PageParams::query`] with another default and maximum `limit`.
+    pub fn query_with(&self, default: usize, max: usize) -> Option<PageQuery> {
         let limit = match self.limit.as_deref().map(str::trim).map(str::parse::<i64>) {
-            Some(Ok(n)) if n > 0 => (n as u64).min(MAX_LIMIT as u64) as usize,
+            Some(Ok(n)) if n > 0 => (n as u64).min(max as u64) as usize,
             Some(Ok(_)) => 1,
-            _ => DEFAULT_LIMIT,
+            _ => default,
         };
         Some(PageQuery {
             max_id: cursor(&self.max_id).ok()?,

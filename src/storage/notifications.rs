@@ -94,6 +94,17 @@ impl Store {
         Ok(removed)
     }
 
+    /// Removes some of a user's notifications at once (a dismissed group); how many were
+    /// there.
+    pub async fn dismiss_notifications(&self, user: Id, ids: &[Id]) -> Result<usize, StorageError> {
+        let mut removed = 0;
+        for &id in ids {
+            removed += usize::from(self.trees.userid_notifications.remove(keys::pair_key(user, id))?.is_some());
+        }
+        self.durable().await?;
+        Ok(removed)
+    }
+
     pub async fn clear_notifications(&self, user: Id) -> Result<(), StorageError> {
         let mut batch = sled::Batch::default();
         for row in self.trees.userid_notifications.scan_prefix(keys::id_key(user)) {

@@ -5,7 +5,8 @@
 //! - [`visibility`]: the rules — can a viewer see a status, the home filter, what is
 //!   listed in public and hashtag timelines, which notifications are shown, what an
 //!   action (favourite, reblog, bookmark) applies to.
-//! - [`status`], [`account`], [`notification`], [`conversation`], [`relationship`], [`tag`]: the
+//! - [`status`], [`account`], [`notification`], [`notification_group`], [`conversation`],
+//!   [`relationship`], [`tag`]: the
 //!   Mastodon entities as typed `Serialize` + `ToSchema` structs. The OpenAPI document is
 //!   generated from these very types, so it cannot drift from what is sent.
 //! - [`cache`]: the one render cache. What does not depend on the viewer or on counts (a
@@ -19,6 +20,7 @@ pub mod account;
 pub mod cache;
 pub mod conversation;
 pub mod notification;
+pub mod notification_group;
 pub mod relationship;
 pub mod status;
 pub mod tag;

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod admin_cli;
 mod bad_input;
+mod grouped_notifications;
 mod health_cli;
 mod instance;
 mod jwt;

@@ -16,7 +16,8 @@
 //      status among the ancestors of the reply.
 //   6. If the server has them: favourite/unfavourite (favourited, favouritesCount),
 //      v1.favourites.list(); A has follow, mention, reblog and favourite notifications
-//      (v1.notifications.list()). Otherwise both parts print "SKIP (server has no ...)".
+//      (v1.notifications.list()), and a group for each in v2.notifications.list() (the
+//      mention ungrouped). Otherwise both parts print "SKIP (server has no ...)".
 //   7. $select(id).unreblog() undoes the reblog.
 //   8. A posts 7 more statuses; once fan-out has delivered the newest to B's home timeline,
 //      B reads the whole home timeline with `for await (const page of
@@ -288,6 +289,21 @@ async function main() {
     check(mentions.some((n) => n.status?.id === reply.id), `notifications.list({types: ["mention"]}) lacks the reply`);
     const fromA = (await b.client.v1.notifications.list()).filter((n) => n.account?.id === a.id);
     check(fromA.length === 0, `B has notifications from A, who did nothing to B: ${json(fromA.map((n) => n.type))}`);
+    step(`   v2.notifications.list() as A: a group for each of ${wanted.join(", ")}, each group once`);
+    const grouped = await a.client.v2.notifications.list();
+    const notificationGroups = grouped.notificationGroups ?? [];
+    const summary = json(notificationGroups.map((g) => [g.type, g.groupKey, g.sampleAccountIds]));
+    for (const kind of wanted) {
+      const group = notificationGroups.find((g) => g.type === kind && (g.sampleAccountIds ?? []).includes(b.id));
+      check(group != null, `v2.notifications.list() has no ${kind} group with B: ${summary}`);
+      check(group.notificationsCount >= 1, `v2.notifications.list(): the ${kind} group counts ${json(group.notificationsCount)}`);
+    }
+    const mentionGroup = notificationGroups.find((g) => g.type === "mention" && g.statusId === reply.id);
+    check(mentionGroup?.groupKey?.startsWith("ungrouped-"), `v2.notifications.list(): the reply's mention is not ungrouped: ${summary}`);
+    check(new Set(notificationGroups.map((g) => g.groupKey)).size === notificationGroups.length,
+      `v2.notifications.list() repeats a group: ${summary}`);
+    check((grouped.accounts ?? []).some((acc) => acc.id === b.id), "v2.notifications.list(): accounts lack B");
+    check((grouped.statuses ?? []).some((st) => st.id === reply.id), "v2.notifications.list(): statuses lack the reply");
   } else {
     step(`   SKIP (server has no GET /api/v1/notifications: HTTP ${notifCode}): follow, mention, reblog and favourite notifications`);
   }

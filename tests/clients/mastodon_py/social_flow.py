@@ -16,7 +16,8 @@ Scenario, with three fresh users (A the author, B a follower of A, C a stranger)
   5. status_context: the reply is among the descendants of A's status, A's status among
      the ancestors of the reply.
   6. If the server has them: status_favourite (favourited, favourites_count), favourites()
-     lists it; A has follow, mention, reblog and favourite notifications; then
+     lists it; A has follow, mention, reblog and favourite notifications (also grouped,
+     grouped_notifications(), the mention ungrouped); then
      status_unfavourite. Otherwise both parts print "SKIP (server has no ...)".
   7. status_unreblog undoes the reblog.
   8. A posts 7 more statuses; once fan-out has delivered the newest to B's home timeline,
@@ -331,6 +332,23 @@ def main():
         check(sid(reply) in [sid(n["status"]) for n in mentions], "notifications(types=['mention']) lacks the reply")
         from_a = [get(n, "type") for n in b.api.notifications() if sid(get(n, "account")) == a.id]
         check(not from_a, f"B has notifications from A, who did nothing to B: {from_a}")
+        step(f"   grouped_notifications() as A: a group for each of {', '.join(wanted)}, each group once")
+        grouped = a.api.grouped_notifications()
+        groups = get(grouped, "notification_groups")
+        summary = [(g.get("type"), g.get("group_key"), g.get("sample_account_ids")) for g in groups]
+        for kind in wanted:
+            group = next((g for g in groups if g.get("type") == kind
+                          and b.id in [sid(i) for i in g.get("sample_account_ids", [])]), None)
+            check(group is not None, f"grouped_notifications() has no {kind} group with B: {summary}")
+            check(get(group, "notifications_count") >= 1, f"grouped_notifications(): the {kind} group counts nothing")
+        mention = next((g for g in groups if g.get("type") == "mention" and sid(g.get("status_id")) == sid(reply)), None)
+        check(mention is not None and str(mention["group_key"]).startswith("ungrouped-"),
+              f"grouped_notifications(): the reply's mention is not ungrouped: {summary}")
+        check(len({g.get("group_key") for g in groups}) == len(groups), f"grouped_notifications() repeats a group: {summary}")
+        check(b.id in ids_of(get(grouped, "accounts")), "grouped_notifications(): accounts lack B")
+        check(sid(reply) in ids_of(get(grouped, "statuses")), "grouped_notifications(): statuses lack the reply")
+        unread = a.api.unread_grouped_notifications_count()
+        check(unread >= len(wanted), f"unread_grouped_notifications_count() is {unread}, fewer than {len(wanted)} groups")
     else:
         step(f"   SKIP (server has no GET /api/v1/notifications: HTTP {notif_code}): follow, mention, "
              "reblog and favourite notifications")
