@@ -257,7 +257,7 @@ fn use_params(value: Value) {
     }
     if let Some(p) = parse::<notifications::ListParams>(&value) {
         let _ = p.page.query();
-        let _: Vec<_> = p.types.iter().chain(&p.exclude_types).map(|t| NotificationKind::parse(t)).collect();
+        let _ = notifications::Selection::new(&p.filter);
     }
     if let Some(p) = parse::<timelines::AccountStatusParams>(&value) {
         let _ = p.page.query();

@@ -128,8 +128,9 @@ pub struct AuthService {
     /// (session, subject, expiry in ms). Skips the ~50 µs Ed25519 check on repeat use;
     /// the live-session check still runs on every request, so revocation is immediate.
     verified: DashMap<[u8; 32], VerifiedToken>,
-    /// Sessions ended so far (revoked, deleted with their account, expired and swept):
-    /// the stream sweep checks its connections' sessions again only when this moved.
+    /// Sessions ended so far (revoked, or deleted with their account or when expired):
+    /// the stream sweep checks its connections' sessions at once when this moved (an
+    /// expiry it finds on its once-a-second round).
     ended: AtomicU64,
 }
 
@@ -210,7 +211,7 @@ impl AuthService {
         self.live.get(&id).is_some_and(|l| l.expires_at_ms > now_millis())
     }
 
-    /// How many times a session has ended since start-up (see [`AuthService::session_is_live`]):
+    /// How many times a session was ended since start-up (see [`AuthService::session_is_live`]):
     /// while it stays the same, a session that was live is live until it expires.
     pub fn sessions_ended(&self) -> u64 {
         self.ended.load(Ordering::SeqCst)
@@ -463,7 +464,6 @@ impl AuthService {
             self.end_live(s.id);
         }
         self.live.retain(|_, live| live.expires_at_ms > now);
-        self.ended.fetch_add(1, Ordering::SeqCst);
         let touched: Vec<(Id, i64)> = self
             .live
             .iter()

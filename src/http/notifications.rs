@@ -56,7 +56,8 @@ pub(crate) struct Selection {
 }
 
 impl Selection {
-    pub(crate) fn new(types: &[String], exclude_types: &[String], account_id: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) fn new(filter: &FilterParams) -> Result<Self, ApiError> {
+        let FilterParams { types, exclude_types, account_id } = filter;
         let parse = |names: &[String]| names.iter().filter_map(|t| NotificationKind::parse(t)).collect::<Vec<_>>();
         let from = match account_id {
             Some(raw) => Some(raw.parse().map_err(|_| ApiError::BadRequest("Invalid account_id".into()))?),
@@ -72,12 +73,10 @@ impl Selection {
     }
 }
 
+/// The filters every notification list and count takes (see [`Selection`]).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct ListParams {
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub(crate) page: PageParams,
+pub(crate) struct FilterParams {
     /// Only these types (`types[]=mention&types[]=follow`).
     #[serde(default, deserialize_with = "de::string_list")]
     #[param(rename = "types[]")]
@@ -92,10 +91,18 @@ pub(crate) struct ListParams {
     pub(crate) account_id: Option<String>,
 }
 
+#[derive(Deserialize)]
+pub(crate) struct ListParams {
+    #[serde(flatten)]
+    pub(crate) page: PageParams,
+    #[serde(flatten)]
+    pub(crate) filter: FilterParams,
+}
+
 /// The caller's notifications, newest first.
 #[utoipa::path(
     get, path = "/api/v1/notifications", tag = "notifications",
-    params(PageParams, ListParams),
+    params(PageParams, FilterParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Notifications", body = [schemas::Notification], headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
@@ -110,7 +117,7 @@ async fn list_notifications(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:notifications"])?;
     let me = user.account.id;
-    let selection = Selection::new(&p.types, &p.exclude_types, p.account_id.as_deref())?;
+    let selection = Selection::new(&p.filter)?;
     let Some(q) = p.page.query() else { return Ok(empty_page()) };
     let viewer = state.viewer(&req, Some(me));
     let items = state.store.notifications_page(me, &q, |n| Ok(selection.admits(n) && viewer.notification_shown(n)?))?;
@@ -202,18 +209,9 @@ pub(crate) struct GroupListParams {
     #[serde(flatten)]
     #[param(ignore)]
     pub(crate) page: PageParams,
-    /// Only these types (`types[]=mention&types[]=follow`).
-    #[serde(default, deserialize_with = "de::string_list")]
-    #[param(rename = "types[]")]
-    pub(crate) types: Vec<String>,
-    /// Not these types.
-    #[serde(default, deserialize_with = "de::string_list")]
-    #[param(rename = "exclude_types[]")]
-    pub(crate) exclude_types: Vec<String>,
-    /// Only from this account (a numeric id; anything else is a 400).
-    #[serde(default, deserialize_with = "de::opt_string")]
-    #[param(value_type = String)]
-    pub(crate) account_id: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub(crate) filter: FilterParams,
     /// Only these of the groupable types (`favourite`, `reblog`, `follow`) are grouped;
     /// the others come one notification per group, `ungrouped-<id>`.
     #[serde(default, deserialize_with = "de::string_list")]
@@ -240,18 +238,9 @@ pub(crate) struct CountParams {
     #[serde(default, deserialize_with = "de::opt_string")]
     #[param(value_type = i64, default = 100)]
     pub(crate) limit: Option<String>,
-    /// Only these types count.
-    #[serde(default, deserialize_with = "de::string_list")]
-    #[param(rename = "types[]")]
-    pub(crate) types: Vec<String>,
-    /// These types do not count.
-    #[serde(default, deserialize_with = "de::string_list")]
-    #[param(rename = "exclude_types[]")]
-    pub(crate) exclude_types: Vec<String>,
-    /// Only notifications from this account count (a numeric id; anything else is a 400).
-    #[serde(default, deserialize_with = "de::opt_string")]
-    #[param(value_type = String)]
-    pub(crate) account_id: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub(crate) filter: FilterParams,
     /// Only these of the groupable types are grouped; each other notification counts alone.
     #[serde(default, deserialize_with = "de::string_list")]
     #[param(rename = "grouped_types[]")]
@@ -270,7 +259,7 @@ fn check_expand_accounts(raw: Option<&str>) -> Result<(), ApiError> {
 /// The caller's notifications, grouped, newest first.
 #[utoipa::path(
     get, path = "/api/v2/notifications", tag = "notifications",
-    params(PageParams, GroupListParams),
+    params(PageParams, FilterParams, GroupListParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of notification groups (`limit`: groups, default 40, at most 80)", body = GroupedNotificationsResults, headers(("Link" = String, description = "`rel=\"next\"` (older) and `rel=\"prev\"` (newer) pages"))),
@@ -285,7 +274,7 @@ async fn list_groups(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:notifications"])?;
     let me = user.account.id;
-    let selection = Selection::new(&p.types, &p.exclude_types, p.account_id.as_deref())?;
+    let selection = Selection::new(&p.filter)?;
     check_expand_accounts(p.expand_accounts.as_deref())?;
     let grouping = Grouping::from_names(&p.grouped_types);
     let Some(q) = p.page.query_with(GROUPS_LIMIT.0, GROUPS_LIMIT.1) else {
@@ -390,7 +379,7 @@ fn everything() -> crate::storage::PageQuery {
 /// are no read markers here: every group counts.
 #[utoipa::path(
     get, path = "/api/v2/notifications/unread_count", tag = "notifications",
-    params(CountParams),
+    params(CountParams, FilterParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The capped count of notification groups", body = UnreadCount),
@@ -405,7 +394,7 @@ async fn unread_group_count(
 ) -> Result<HttpResponse, ApiError> {
     user.require_scope(&["read:notifications"])?;
     let me = user.account.id;
-    let selection = Selection::new(&p.types, &p.exclude_types, p.account_id.as_deref())?;
+    let selection = Selection::new(&p.filter)?;
     let grouping = Grouping::from_names(&p.grouped_types);
     let limit = PageParams { limit: p.limit, ..Default::default() };
     let q = limit.query_with(COUNT_LIMIT.0, COUNT_LIMIT.1).unwrap_or_default();
